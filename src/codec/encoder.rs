@@ -1,0 +1,195 @@
+//! Writing items in the wire format, refusing what would not arrive as sent.
+//!
+//! The rule this module keeps: whatever [`encode`] accepts, a [`LineDecoder`](crate::LineDecoder)
+//! on the other end decodes back into the same item. A message whose line would be misread (one
+//! that starts like an avatar command or an audio header) is sent wrapped as `__AV_MESSAGE,...`,
+//! which the agent and this crate both unwrap.
+
+use crate::codec::decoder::reads_as_audio;
+use crate::codec::item::{
+    AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
+};
+use crate::Error;
+
+/// The longest audio chunk a header can announce (four decimal digits).
+pub const MAX_AUDIO_CHUNK_LENGTH: usize = 9999;
+
+/// Appends the wire form of `item` to `out`: `TYPE|ARGS\n` or `TYPE\n` for a message, the line
+/// and `\n` for an avatar command or audio control, `SND` with four digits and the bytes for audio.
+///
+/// Fails, leaving `out` as it was, for what cannot be sent intact: a line end inside a message or
+/// avatar command, a `|` in a message type, an empty message, an audio chunk over
+/// [`MAX_AUDIO_CHUNK_LENGTH`] bytes, or an avatar command whose fields would be read differently.
+///
+/// ```
+/// use mmdagent_remote::{encode, Item, Message};
+///
+/// let mut wire = Vec::new();
+/// encode(&Item::Message(Message::new("MESSAGE", "aaa|bbb")), &mut wire).unwrap();
+/// encode(&Item::Message(Message::new("TIMER_EVENT", "")), &mut wire).unwrap();
+/// assert_eq!(wire, b"MESSAGE|aaa|bbb\nTIMER_EVENT\n");
+/// assert!(encode(&Item::Message(Message::new("A", "two\nlines")), &mut wire).is_err());
+/// ```
+pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    match item {
+        Item::Message(message) => encode_message(message, out),
+        Item::Avatar(command) => encode_avatar(command, out),
+        Item::AudioChunk(bytes) => {
+            if bytes.len() > MAX_AUDIO_CHUNK_LENGTH {
+                return Err(Error::InvalidMessage(format!(
+                    "an audio chunk of {} bytes is longer than the {MAX_AUDIO_CHUNK_LENGTH} a header can announce",
+                    bytes.len()
+                )));
+            }
+            out.extend_from_slice(format!("SND{:04}", bytes.len()).as_bytes());
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        Item::AudioControl(control) => {
+            push_line(control.name(), out);
+            Ok(())
+        }
+        Item::RelayPeerDisconnected => {
+            push_line(PEER_DISCONNECTED_LINE, out);
+            Ok(())
+        }
+    }
+}
+
+fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    let (name, args) = (message.name(), message.args());
+    if has_line_end(name) || has_line_end(args) {
+        return Err(Error::InvalidMessage(format!(
+            "{message:?} contains a line end"
+        )));
+    }
+    if name.contains('|') {
+        return Err(Error::InvalidMessage(format!(
+            "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
+        )));
+    }
+    if name.is_empty() && args.is_empty() {
+        return Err(Error::InvalidMessage(
+            "an empty message would arrive as nothing".to_owned(),
+        ));
+    }
+    let misread = name.starts_with(AVATAR_PREFIX)
+        || reads_as_audio(name.as_bytes())
+        || (args.is_empty() && name == PEER_DISCONNECTED_LINE);
+    out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
+    if misread {
+        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
+    }
+    out.extend_from_slice(name.as_bytes());
+    if !args.is_empty() {
+        out.push(b'|');
+        out.extend_from_slice(args.as_bytes());
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+fn encode_avatar(command: &AvatarCommand<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    let line = command.to_string();
+    let reads_back = !has_line_end(&line)
+        && Item::from_line(line.as_str()).is_ok_and(|item| item == Item::Avatar(command.clone()));
+    if !reads_back {
+        return Err(Error::InvalidMessage(format!(
+            "{command:?} would not arrive as sent: its line {line:?} reads differently"
+        )));
+    }
+    push_line(&line, out);
+    Ok(())
+}
+
+fn push_line(line: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(line.as_bytes());
+    out.push(b'\n');
+}
+
+fn has_line_end(text: &str) -> bool {
+    text.bytes().any(|byte| byte == b'\n' || byte == b'\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AudioControl, LineDecoder};
+    use std::borrow::Cow;
+
+    fn encoded(item: Item<'_>) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        encode(&item, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn messages_are_written_as_the_agent_writes_them() {
+        assert_eq!(
+            encoded(Item::Message(Message::new("MESSAGE", "aaa|bbb"))).unwrap(),
+            b"MESSAGE|aaa|bbb\n"
+        );
+        assert_eq!(
+            encoded(Item::Message(Message::new("T", ""))).unwrap(),
+            b"T\n"
+        );
+        assert_eq!(
+            encoded(Item::Message(Message::new("", "x"))).unwrap(),
+            b"|x\n"
+        );
+    }
+
+    #[test]
+    fn messages_that_would_be_misread_are_wrapped() {
+        for name in ["__AV_START", "SND0005", "SNDBRKS", "__peer_disconnected__"] {
+            let message = Item::Message(Message::new(name, ""));
+            let wire = encoded(message.clone()).unwrap();
+            assert!(wire.starts_with(b"__AV_MESSAGE,"), "{name}");
+            let decoded = LineDecoder::new().decode_owned(&wire);
+            assert_eq!(decoded, [Ok(message.into_owned())]);
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_sent_intact_is_refused_and_nothing_written() {
+        let refused = [
+            Item::Message(Message::new("A", "b\nc")),
+            Item::Message(Message::new("A\r", "")),
+            Item::Message(Message::new("A|B", "c")),
+            Item::Message(Message::new("", "")),
+            Item::Avatar(AvatarCommand::SetModel("a,b".into())),
+            Item::Avatar(AvatarCommand::SetModel("".into())),
+            Item::Avatar(AvatarCommand::ExternalMorphs(vec![("a=b".into(), 1.0)])),
+            Item::Avatar(AvatarCommand::ExternalMorphs(vec![("a".into(), f32::NAN)])),
+            Item::Avatar(AvatarCommand::Other("NOT_AV".into())),
+            Item::Avatar(AvatarCommand::Other("__AV_START".into())),
+            Item::AudioChunk(Cow::Owned(vec![0; 10_000])),
+        ];
+        for item in refused {
+            let mut out = b"kept".to_vec();
+            assert!(encode(&item, &mut out).is_err(), "{item:?} was accepted");
+            assert_eq!(out, b"kept");
+        }
+    }
+
+    #[test]
+    fn audio_and_controls() {
+        assert_eq!(
+            encoded(Item::AudioChunk(Cow::Borrowed(b"ab"))).unwrap(),
+            b"SND0002ab"
+        );
+        assert_eq!(
+            encoded(Item::AudioChunk(Cow::Owned(vec![7; 9999])))
+                .unwrap()
+                .len(),
+            7 + 9999
+        );
+        assert_eq!(
+            encoded(Item::AudioControl(AudioControl::File)).unwrap(),
+            b"SNDFILE\n"
+        );
+        assert_eq!(
+            encoded(Item::RelayPeerDisconnected).unwrap(),
+            b"__peer_disconnected__\n"
+        );
+    }
+}

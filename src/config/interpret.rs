@@ -1,0 +1,477 @@
+//! What the `Plugin_Remote_*` values mean: from [`MdfSettings`] to a typed [`Config`].
+//!
+//! Every value is checked here, and a bad one becomes an [`Error::Setting`] naming the file, line,
+//! key and what is wrong; nothing here panics on input. Where the original is lenient in a way that
+//! hides mistakes (`False` counting as true, a port of `abc` counting as 0), this module refuses
+//! instead; the README lists each such difference.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::keys::{self, Key};
+use crate::config::mdf::{Entry, MdfSettings, Origin};
+use crate::config::{
+    Config, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, WebSocketClientConfig,
+    DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
+};
+use crate::error::SettingError;
+use crate::Error;
+
+/// Something in the settings that is allowed but probably not what was meant: an unknown key, or a
+/// client that would connect to its own server. The configuration is still usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// Where the line is.
+    pub origin: Origin,
+    /// The key as written.
+    pub key: String,
+    /// What is odd about it and what was done.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.origin, self.key, self.message)
+    }
+}
+
+impl MdfSettings {
+    /// Interprets the settings as a [`Config`], logging each warning at `warn` level.
+    ///
+    /// Fails on the first value that cannot be used, naming its file, line and key.
+    pub fn to_config(&self) -> Result<Config, Error> {
+        let (config, warnings) = self.to_config_with_warnings()?;
+        for warning in warnings {
+            log::warn!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// Interprets the settings as a [`Config`] and returns the warnings instead of logging them.
+    pub fn to_config_with_warnings(&self) -> Result<(Config, Vec<ConfigWarning>), Error> {
+        let mut warnings: Vec<ConfigWarning> = self
+            .unknown_entries()
+            .iter()
+            .map(|entry| ConfigWarning {
+                origin: entry.origin.clone(),
+                key: entry.written_key.clone(),
+                message: keys::explain_unknown(&entry.written_key),
+            })
+            .collect();
+        let values = Values { settings: self };
+
+        // Read for their checks only: they steer the agent's lip sync, which this crate has not.
+        values.read(Key::EnableLocalLipsync, parse_bool)?;
+        values.read(Key::EnableLocalPassthrough, parse_bool)?;
+
+        let retry = RetryPolicy {
+            limit: if values.flag(Key::RetryForever)? {
+                RetryLimit::Forever
+            } else {
+                RetryLimit::Attempts(
+                    values
+                        .read(Key::RetryCount, parse_retry_count)?
+                        .unwrap_or(0),
+                )
+            },
+            interval: values
+                .read(Key::RetryInterval, parse_interval)?
+                .unwrap_or(RetryPolicy::DEFAULT_INTERVAL),
+        };
+        let port = values.read(Key::Port, parse_port)?.unwrap_or(DEFAULT_PORT);
+
+        let server_switch = values.switch(Key::EnableServer, Key::ServerMode)?;
+        let tcp_server = match server_switch {
+            Some(_) => {
+                let mut server =
+                    TcpServerConfig::new(values.read(Key::ListenPort, parse_port)?.unwrap_or(port));
+                if let Some(address) = values.read(Key::BindAddress, parse_ip)? {
+                    server.bind_address = address;
+                }
+                if let Some(max_peers) = values.read(Key::MaxPeers, parse_max_peers)? {
+                    server.max_peers = max_peers;
+                }
+                Some(server)
+            }
+            None => None,
+        };
+
+        let client_switch = values.switch(Key::EnableClient, Key::ClientMode)?;
+        let mut tcp_client = match client_switch {
+            Some(_) => Some(TcpClientConfig {
+                host: values
+                    .read(Key::Hostname, parse_host)?
+                    .unwrap_or_else(|| "localhost".to_owned()),
+                port,
+                retry,
+            }),
+            None => None,
+        };
+
+        if let (Some(server), Some(client), Some(switch)) =
+            (&tcp_server, &tcp_client, client_switch)
+        {
+            if is_loop_connection(server, client) {
+                warnings.push(ConfigWarning {
+                    origin: switch.origin.clone(),
+                    key: switch.written_key.clone(),
+                    message: format!(
+                        "loop connection: the client would connect to this agent's own server at {}:{}; \
+                         client mode is switched off, as MMDAgent-EX does",
+                        client.host, client.port
+                    ),
+                });
+                tcp_client = None;
+            }
+        }
+
+        let websocket_client = values.websocket(retry, &mut warnings)?;
+        if let Some((websocket_entry, _)) = &websocket_client {
+            let tcp_switches: Vec<&Entry> = [server_switch, client_switch]
+                .into_iter()
+                .flatten()
+                .collect();
+            if !tcp_switches.is_empty() {
+                return Err(conflict(websocket_entry, &tcp_switches));
+            }
+        }
+
+        let config = Config {
+            tcp_server,
+            tcp_client,
+            websocket_client: websocket_client.map(|(_, websocket)| websocket),
+            all_log: values.flag(Key::AllLog)?,
+            max_line_length: values
+                .read(Key::MaxLineLength, parse_max_line_length)?
+                .unwrap_or(crate::config::DEFAULT_MAX_LINE_LENGTH),
+        };
+        warnings.sort_by(|a, b| a.origin.cmp(&b.origin));
+        Ok((config, warnings))
+    }
+}
+
+/// Typed reads over the loaded settings, turning a bad value into an error that names its line.
+struct Values<'a> {
+    settings: &'a MdfSettings,
+}
+
+impl<'a> Values<'a> {
+    /// The entry for `key` unless it is absent or its value is empty: an empty value means "not set",
+    /// so a later file can put a key back to its default.
+    fn entry(&self, key: Key) -> Option<&'a Entry> {
+        self.settings
+            .entry(key)
+            .filter(|entry| !entry.value.trim().is_empty())
+    }
+
+    fn read<T>(&self, key: Key, parse: fn(&str) -> Result<T, String>) -> Result<Option<T>, Error> {
+        self.read_with_entry(key, parse)
+            .map(|found| found.map(|(value, _)| value))
+    }
+
+    fn read_with_entry<T>(
+        &self,
+        key: Key,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Option<(T, &'a Entry)>, Error> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match parse(entry.value.trim()) {
+            Ok(value) => Ok(Some((value, entry))),
+            Err(problem) => Err(invalid(entry, problem)),
+        }
+    }
+
+    fn flag(&self, key: Key) -> Result<bool, Error> {
+        Ok(self.read(key, parse_bool)?.unwrap_or(false))
+    }
+
+    /// A mode with a current and an old spelling: on when either is on (as in the original). Returns
+    /// the line that turned it on, for messages.
+    fn switch(&self, current: Key, old: Key) -> Result<Option<&'a Entry>, Error> {
+        let current = self.read_with_entry(current, parse_bool)?;
+        let old = self.read_with_entry(old, parse_bool)?;
+        Ok([current, old]
+            .into_iter()
+            .flatten()
+            .find(|(on, _)| *on)
+            .map(|(_, entry)| entry))
+    }
+
+    /// The WebSocket client, from either the URL form or the Host/Port/Directory form, with the line
+    /// that turned it on.
+    fn websocket(
+        &self,
+        retry: RetryPolicy,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Option<(&'a Entry, WebSocketClientConfig)>, Error> {
+        let url = self.read_with_entry(Key::WebsocketUrl, parse_websocket_url)?;
+        let host = self.read_with_entry(Key::WebsocketHost, parse_host)?;
+        let (mut websocket, entry) = match (url, host) {
+            (Some(_), Some((_, host_entry))) => return Err(invalid(
+                host_entry,
+                format!(
+                    "the WebSocket server is also given as a URL by {} at {}; keep one of the two",
+                    Key::WebsocketUrl.name(),
+                    self.entry(Key::WebsocketUrl)
+                        .map(|e| e.origin.to_string())
+                        .unwrap_or_default()
+                ),
+            )),
+            (Some((websocket, entry)), None) => {
+                for ignored in [Key::WebsocketPort, Key::WebsocketDirectory] {
+                    if let Some(ignored_entry) = self.entry(ignored) {
+                        warnings.push(ConfigWarning {
+                            origin: ignored_entry.origin.clone(),
+                            key: ignored_entry.written_key.clone(),
+                            message: format!(
+                                "ignored: {} gives the whole address",
+                                Key::WebsocketUrl.name()
+                            ),
+                        });
+                    }
+                }
+                (websocket, entry)
+            }
+            (None, Some((host, entry))) => {
+                let port = self.read(Key::WebsocketPort, parse_port)?.unwrap_or(80);
+                let path = self
+                    .read(Key::WebsocketDirectory, parse_path)?
+                    .unwrap_or_else(|| "/".to_owned());
+                (WebSocketClientConfig::new(host, port, path), entry)
+            }
+            (None, None) => return Ok(None),
+        };
+        websocket.retry = retry;
+        websocket.ca_file = self.read(Key::WebsocketCaFile, |path| Ok(PathBuf::from(path)))?;
+        websocket.accept_invalid_certificates =
+            self.flag(Key::WebsocketAcceptInvalidCertificates)?;
+        if !websocket.tls {
+            for tls_only in [
+                Key::WebsocketCaFile,
+                Key::WebsocketAcceptInvalidCertificates,
+            ] {
+                if let Some(tls_entry) = self.entry(tls_only) {
+                    warnings.push(ConfigWarning {
+                        origin: tls_entry.origin.clone(),
+                        key: tls_entry.written_key.clone(),
+                        message: format!(
+                            "no effect: {} is not a TLS (wss) address",
+                            websocket.url()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(Some((entry, websocket)))
+    }
+}
+
+fn invalid(entry: &Entry, problem: String) -> Error {
+    SettingError {
+        origin: entry.origin.clone(),
+        key: entry.written_key.clone(),
+        value: entry.value.clone(),
+        problem,
+    }
+    .into()
+}
+
+fn conflict(websocket: &Entry, tcp_switches: &[&Entry]) -> Error {
+    let tcp_lines: Vec<String> = tcp_switches
+        .iter()
+        .map(|entry| format!("{} ({})", entry.written_key, entry.origin))
+        .collect();
+    invalid(
+        websocket,
+        format!(
+            "WebSocket and TCP/IP cannot be configured together; remove {} for WebSocket, \
+             or remove {} for TCP/IP",
+            tcp_lines.join(" and "),
+            websocket.written_key
+        ),
+    )
+}
+
+/// Whether a TCP client would reach the same agent's own server. The original knows only
+/// `localhost` and `127.0.0.1`; this also knows the rest of the loopback range, `::1`, and the
+/// address the server binds.
+fn is_loop_connection(server: &TcpServerConfig, client: &TcpClientConfig) -> bool {
+    if server.port != client.port {
+        return false;
+    }
+    let host = client.host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.is_loopback() || address == server.bind_address)
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => {
+            Err("not a boolean: write true or false (yes/no, on/off and 1/0 also work)".to_owned())
+        }
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err("not a port number: write a number from 1 to 65535".to_owned()),
+    }
+}
+
+fn parse_retry_count(text: &str) -> Result<u32, String> {
+    text.parse::<u32>().map_err(|_| {
+        format!(
+            "not a number of retries: write a whole number from 0 to {} ({}=true retries without end)",
+            u32::MAX,
+            Key::RetryForever.name()
+        )
+    })
+}
+
+fn parse_max_peers(text: &str) -> Result<usize, String> {
+    const MOST: usize = 10_000;
+    match text.parse::<usize>() {
+        Ok(count) if (1..=MOST).contains(&count) => Ok(count),
+        _ => Err(format!(
+            "not a peer limit: write a whole number from 1 to {MOST}"
+        )),
+    }
+}
+
+fn parse_max_line_length(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(length) if (1..=MAX_LINE_LENGTH_LIMIT).contains(&length) => Ok(length),
+        _ => Err(format!(
+            "not a line length: write a number of bytes from 1 to {MAX_LINE_LENGTH_LIMIT}"
+        )),
+    }
+}
+
+/// `0.5`, `2` (seconds), `500ms` or `1.5s`; between 10 ms and an hour, so a retry loop can neither
+/// hammer a server nor look hung.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    const LEAST: Duration = Duration::from_millis(10);
+    const MOST: Duration = Duration::from_secs(3600);
+    let problem = || {
+        "not an interval: write seconds (0.5), or a number with ms or s (500ms, 2s), from 10ms to 3600s".to_owned()
+    };
+    let (number, scale) = if let Some(number) = text.strip_suffix("ms") {
+        (number, 0.001)
+    } else if let Some(number) = text.strip_suffix('s') {
+        (number, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    let seconds = number.trim().parse::<f64>().map_err(|_| problem())? * scale;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(problem());
+    }
+    let interval = Duration::from_secs_f64(seconds.min(MOST.as_secs_f64() * 2.0));
+    if (LEAST..=MOST).contains(&interval) {
+        Ok(interval)
+    } else {
+        Err(problem())
+    }
+}
+
+fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    strip_brackets(text)
+        .parse::<IpAddr>()
+        .map_err(|_| "not an IP address: write one such as 0.0.0.0 (all IPv4), 127.0.0.1, :: (all IPv6) or ::1".to_owned())
+}
+
+fn parse_host(text: &str) -> Result<String, String> {
+    let host = strip_brackets(text);
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c))
+    {
+        return Err("not a host name or address: write a name such as localhost or an address such as 127.0.0.1".to_owned());
+    }
+    Ok(host.to_owned())
+}
+
+fn parse_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        return Err(format!(
+            "not a request path: it must start with `/`, as in /{text}"
+        ));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "not a request path: it must not contain spaces or control characters".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// `ws://host[:port][/path]` or `wss://...`, with `[v6]` hosts.
+fn parse_websocket_url(text: &str) -> Result<WebSocketClientConfig, String> {
+    let problem = |what: &str| {
+        format!("not a WebSocket URL ({what}): write ws://host:port/path or wss://host:port/path")
+    };
+    let (tls, rest) = if let Some(rest) = strip_prefix_ignore_case(text, "wss://") {
+        (true, rest)
+    } else if let Some(rest) = strip_prefix_ignore_case(text, "ws://") {
+        (false, rest)
+    } else {
+        return Err(problem("the scheme must be ws:// or wss://"));
+    };
+    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(path_start);
+    let path = match path {
+        "" => "/".to_owned(),
+        path if path.starts_with('?') => format!("/{path}"),
+        path => path.to_owned(),
+    };
+    if path.contains('#') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(problem(
+            "the path has a fragment, a space or a control character",
+        ));
+    }
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| problem("an IPv6 address misses its closing ]"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host.contains('@') {
+        return Err(problem("the host is missing or has a user name"));
+    }
+    let port = match port {
+        Some(port) => {
+            parse_port(port).map_err(|_| problem("the port is not a number from 1 to 65535"))?
+        }
+        None if tls => 443,
+        None => 80,
+    };
+    let mut websocket = WebSocketClientConfig::new(host, port, path);
+    websocket.tls = tls;
+    Ok(websocket)
+}
+
+fn strip_brackets(text: &str) -> &str {
+    text.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(text)
+}
+
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}

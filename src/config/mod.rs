@@ -1,0 +1,276 @@
+//! Typed settings for the transports, and how they are read from `.mdf` files.
+//!
+//! [`Config`] and its parts are plain structs with documented defaults: build them in code, or read
+//! them from `.mdf` files with [`MdfSettings`]. Nothing here opens a socket or resolves a name.
+
+mod interpret;
+mod keys;
+mod mdf;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use interpret::ConfigWarning;
+pub use keys::{known_keys, KeyHelp};
+pub use mdf::{MdfSettings, Origin};
+
+use crate::Error;
+
+/// The port the original listens on and connects to when none is configured.
+pub const DEFAULT_PORT: u16 = 60001;
+
+/// The default longest inbound line, in bytes (the original's read buffer is 8192 bytes; this is
+/// eight times that, so long LLM replies fit, and still bounds each connection's memory).
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024;
+
+/// The largest accepted [`Config::max_line_length`]: a bound on memory per connection.
+pub const MAX_LINE_LENGTH_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The default number of controllers a TCP server serves at once (the original's fixed limit).
+pub const DEFAULT_MAX_PEERS: usize = 20;
+
+/// Which transports to run and how; what a set of `.mdf` files says.
+///
+/// The default runs nothing, as an `.mdf` without `Plugin_Remote_*` keys does.
+///
+/// ```
+/// use mmdagent_remote::{Config, TcpServerConfig};
+///
+/// let mut config = Config::default();
+/// config.tcp_server = Some(TcpServerConfig::new(50001));
+/// assert_eq!(config.tcp_server.as_ref().unwrap().port, 50001);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Accept controllers over TCP (`Plugin_Remote_EnableServer`).
+    pub tcp_server: Option<TcpServerConfig>,
+    /// Connect to a controller's TCP server (`Plugin_Remote_EnableClient`).
+    pub tcp_client: Option<TcpClientConfig>,
+    /// Connect to a controller's WebSocket server (`Plugin_Remote_Websocket_Host` or `_Url`).
+    pub websocket_client: Option<WebSocketClientConfig>,
+    /// Send every log line to peers instead of only messages (`Plugin_Remote_AllLog`). The crate
+    /// does not produce log lines for peers itself; this tells the host application what to send.
+    pub all_log: bool,
+    /// The longest inbound line in bytes, newline not counted (`Plugin_Remote_MaxLineLength`,
+    /// default [`DEFAULT_MAX_LINE_LENGTH`]). A longer line is dropped and reported.
+    pub max_line_length: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tcp_server: None,
+            tcp_client: None,
+            websocket_client: None,
+            all_log: false,
+            max_line_length: DEFAULT_MAX_LINE_LENGTH,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `.mdf` files in order, later ones overriding, and interprets them.
+    ///
+    /// Warnings (an unknown key, a loop connection) are logged; use [`MdfSettings`] directly to
+    /// receive them as values instead.
+    pub fn from_mdf_files<P: AsRef<Path>>(
+        paths: impl IntoIterator<Item = P>,
+    ) -> Result<Config, Error> {
+        let mut settings = MdfSettings::new();
+        for path in paths {
+            settings.load_file(path)?;
+        }
+        settings.to_config()
+    }
+
+    /// Whether any transport is configured.
+    pub fn has_transport(&self) -> bool {
+        self.tcp_server.is_some() || self.tcp_client.is_some() || self.websocket_client.is_some()
+    }
+}
+
+/// The agent as a TCP server that controllers connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpServerConfig {
+    /// The address to bind (`Plugin_Remote_BindAddress`). Default `0.0.0.0`, every IPv4
+    /// interface, as the original; `127.0.0.1` or `::1` keep the server local, `::` takes IPv6.
+    pub bind_address: IpAddr,
+    /// The port to listen on (`Plugin_Remote_ListenPort`, else `Plugin_Remote_Port`, else
+    /// [`DEFAULT_PORT`]). Port 0, possible only from code, picks a free port.
+    pub port: u16,
+    /// The most controllers served at once (`Plugin_Remote_MaxPeers`, default
+    /// [`DEFAULT_MAX_PEERS`]); one more is closed at once.
+    pub max_peers: usize,
+}
+
+impl TcpServerConfig {
+    /// A server on every IPv4 interface at `port`, with the default peer limit.
+    pub fn new(port: u16) -> Self {
+        TcpServerConfig {
+            bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port,
+            max_peers: DEFAULT_MAX_PEERS,
+        }
+    }
+}
+
+impl Default for TcpServerConfig {
+    fn default() -> Self {
+        TcpServerConfig::new(DEFAULT_PORT)
+    }
+}
+
+/// The agent as a TCP client of a controller's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpClientConfig {
+    /// The host to connect to, a name or an address (`Plugin_Remote_Hostname`, default `localhost`).
+    pub host: String,
+    /// The port to connect to (`Plugin_Remote_Port`, default [`DEFAULT_PORT`]).
+    pub port: u16,
+    /// When to try again after a failed attempt or a lost connection.
+    pub retry: RetryPolicy,
+}
+
+impl TcpClientConfig {
+    /// A client of `host:port` that does not retry, as the original by default.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        TcpClientConfig {
+            host: host.into(),
+            port,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl Default for TcpClientConfig {
+    fn default() -> Self {
+        TcpClientConfig::new("localhost", DEFAULT_PORT)
+    }
+}
+
+/// The agent as a WebSocket client of a controller's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebSocketClientConfig {
+    /// The server's host (`Plugin_Remote_Websocket_Host`, or the host of `_Url`).
+    pub host: String,
+    /// The server's port (`Plugin_Remote_Websocket_Port`, default 80; or the port of `_Url`,
+    /// default 80 for `ws://` and 443 for `wss://`).
+    pub port: u16,
+    /// The request path, the "channel" (`Plugin_Remote_Websocket_Directory`, default `/`).
+    pub path: String,
+    /// Whether to speak TLS (wss): port 443 with the Host form, the scheme with the URL form.
+    pub tls: bool,
+    /// When to try again after a failed attempt or a lost connection.
+    pub retry: RetryPolicy,
+    /// An extra CA certificate file (PEM) to trust besides the system's
+    /// (`Plugin_Remote_Websocket_CaFile`).
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (`Plugin_Remote_Websocket_AcceptInvalidCertificates`).
+    /// Off by default: the original accepts any certificate; this crate does only when asked.
+    pub accept_invalid_certificates: bool,
+}
+
+impl WebSocketClientConfig {
+    /// A client of `ws://host:port/path`, or `wss://` when `port` is 443 as in the original.
+    pub fn new(host: impl Into<String>, port: u16, path: impl Into<String>) -> Self {
+        WebSocketClientConfig {
+            host: host.into(),
+            port,
+            path: path.into(),
+            tls: port == 443,
+            retry: RetryPolicy::default(),
+            ca_file: None,
+            accept_invalid_certificates: false,
+        }
+    }
+
+    /// The server's address as a URL, for messages and the upgrade request.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.path)
+    }
+}
+
+/// How often and how soon to try connecting again.
+///
+/// The default is the original's: no further attempt (`Plugin_Remote_RetryCount=0`), 0.5 s apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// How many further attempts after a failed one.
+    pub limit: RetryLimit,
+    /// The pause before each further attempt (`Plugin_Remote_RetryInterval`, default 0.5 s).
+    pub interval: Duration,
+}
+
+impl RetryPolicy {
+    /// The original's pause between attempts.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+
+    /// A policy with `limit` further attempts at the default interval.
+    pub fn new(limit: RetryLimit) -> Self {
+        RetryPolicy {
+            limit,
+            interval: Self::DEFAULT_INTERVAL,
+        }
+    }
+
+    /// Whether the `retry`-th further attempt (counting from 1) may be made.
+    pub fn allows(&self, retry: u64) -> bool {
+        match self.limit {
+            RetryLimit::Attempts(count) => retry <= u64::from(count),
+            RetryLimit::Forever => true,
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::new(RetryLimit::Attempts(0))
+    }
+}
+
+/// How many further connection attempts a [`RetryPolicy`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryLimit {
+    /// This many after a failed attempt (`Plugin_Remote_RetryCount`).
+    Attempts(u32),
+    /// Without end (`Plugin_Remote_RetryForever=true`).
+    Forever,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_policy_counts_further_attempts() {
+        let none = RetryPolicy::default();
+        assert!(!none.allows(1));
+        let two = RetryPolicy::new(RetryLimit::Attempts(2));
+        assert!(two.allows(1) && two.allows(2) && !two.allows(3));
+        assert!(RetryPolicy::new(RetryLimit::Forever).allows(u64::MAX));
+    }
+
+    #[test]
+    fn websocket_url_brackets_ipv6_and_shows_the_scheme() {
+        assert_eq!(
+            WebSocketClientConfig::new("localhost", 9001, "/chat").url(),
+            "ws://localhost:9001/chat"
+        );
+        assert_eq!(
+            WebSocketClientConfig::new("::1", 443, "/").url(),
+            "wss://[::1]:443/"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The crate's one error type.
+//!
+//! Every fallible public function returns [`Error`]. Variants carry what a user needs to act on the
+//! failure (the file, line and key of a bad setting; the path of an unreadable file) and keep their
+//! payloads boxed so that `Result<T, Error>` stays small on the hot paths.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::config::Origin;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A settings (`.mdf`) file could not be read.
+    ReadSettings {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: io::Error,
+    },
+    /// A setting has a value that cannot be used, or conflicts with another setting.
+    Setting(Box<SettingError>),
+    /// A message cannot be encoded for the wire (for example, it contains a newline).
+    InvalidMessage(String),
+}
+
+/// A setting that cannot be used: where it was written, what it says, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// Where the offending line is.
+    pub origin: Origin,
+    /// The key as it was written.
+    pub key: String,
+    /// The value as it was written (trailing white space already stripped).
+    pub value: String,
+    /// What is wrong, in words meant for the person who wrote the file.
+    pub problem: String,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}={}: {}",
+            self.origin, self.key, self.value, self.problem
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ReadSettings { path, source } => {
+                write!(f, "cannot read settings file {}: {source}", path.display())
+            }
+            Error::Setting(setting) => setting.fmt(f),
+            Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::ReadSettings { source, .. } => Some(source),
+            Error::Setting(_) | Error::InvalidMessage(_) => None,
+        }
+    }
+}
+
+impl From<SettingError> for Error {
+    fn from(setting: SettingError) -> Self {
+        Error::Setting(Box::new(setting))
+    }
+}
