@@ -38,14 +38,17 @@ impl<'a> Item<'a> {
     /// [`LineDecoder`](crate::LineDecoder) sees them.
     pub fn from_line(line: impl Into<Cow<'a, str>>) -> Result<Item<'a>, DecodeError> {
         let line = line.into();
-        if let Some(wrapped) = strip_prefix_cow(&line, AV_MESSAGE_PREFIX) {
-            return Ok(Item::Message(Message::parse(wrapped)));
-        }
-        if line.starts_with(AVATAR_PREFIX) {
-            return AvatarCommand::parse(line).map(Item::Avatar);
-        }
-        if line == PEER_DISCONNECTED_LINE {
-            return Ok(Item::RelayPeerDisconnected);
+        // Every special line starts with `_`; ordinary messages skip the comparisons.
+        if line.starts_with('_') {
+            if let Some(wrapped) = strip_prefix_cow(&line, AV_MESSAGE_PREFIX) {
+                return Ok(Item::Message(Message::parse(wrapped)));
+            }
+            if line.starts_with(AVATAR_PREFIX) {
+                return AvatarCommand::parse(line).map(Item::Avatar);
+            }
+            if line == PEER_DISCONNECTED_LINE {
+                return Ok(Item::RelayPeerDisconnected);
+            }
         }
         Ok(Item::Message(Message::parse(line)))
     }
@@ -98,11 +101,11 @@ impl<'a> Message<'a> {
     /// Splits a line at its first `|` into type and arguments.
     pub fn parse(line: impl Into<Cow<'a, str>>) -> Self {
         match line.into() {
-            Cow::Borrowed(text) => match text.split_once('|') {
-                Some((name, args)) => Message::new(name, args),
+            Cow::Borrowed(text) => match find_bar(text) {
+                Some(bar) => Message::new(&text[..bar], &text[bar + 1..]),
                 None => Message::new(text, ""),
             },
-            Cow::Owned(mut text) => match text.find('|') {
+            Cow::Owned(mut text) => match find_bar(&text) {
                 Some(bar) => {
                     let args = text[bar + 1..].to_owned();
                     text.truncate(bar);
@@ -130,6 +133,11 @@ impl<'a> Message<'a> {
             args: Cow::Owned(self.args.into_owned()),
         }
     }
+}
+
+/// Where the first `|` is; a byte search, faster than `str::find` on the short lines messages are.
+fn find_bar(text: &str) -> Option<usize> {
+    text.bytes().position(|byte| byte == b'|')
 }
 
 /// The message as its line, `TYPE|ARGS`, or `TYPE` when the arguments are empty; no line end.
