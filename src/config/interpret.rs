@@ -50,21 +50,23 @@ impl MdfSettings {
     }
 
     /// Interprets the settings as a [`Config`] and returns the warnings instead of logging them.
+    ///
+    /// Every value present is checked, whether or not its mode is on, so a mistake is found before
+    /// the day the mode is turned on; the first bad one, in the order the lines were loaded, is the
+    /// error.
     pub fn to_config_with_warnings(&self) -> Result<(Config, Vec<ConfigWarning>), Error> {
-        let mut warnings: Vec<ConfigWarning> = self
+        let values = Values { settings: self };
+        for (key, entry) in self.known_entries() {
+            if !entry.value.trim().is_empty() {
+                check_value(key, entry.value.trim()).map_err(|problem| invalid(entry, problem))?;
+            }
+        }
+        // Each warning with its line's load sequence, to be listed in the order the lines were read.
+        let mut warnings: Vec<(usize, ConfigWarning)> = self
             .unknown_entries()
             .iter()
-            .map(|entry| ConfigWarning {
-                origin: entry.origin.clone(),
-                key: entry.written_key.clone(),
-                message: keys::explain_unknown(&entry.written_key),
-            })
+            .map(|entry| warning(entry, keys::explain_unknown(&entry.written_key)))
             .collect();
-        let values = Values { settings: self };
-
-        // Read for their checks only: they steer the agent's lip sync, which this crate has not.
-        values.read(Key::EnableLocalLipsync, parse_bool)?;
-        values.read(Key::EnableLocalPassthrough, parse_bool)?;
 
         let retry = RetryPolicy {
             limit: if values.flag(Key::RetryForever)? {
@@ -82,56 +84,54 @@ impl MdfSettings {
         };
         let port = values.read(Key::Port, parse_port)?.unwrap_or(DEFAULT_PORT);
 
-        let server_switch = values.switch(Key::EnableServer, Key::ServerMode)?;
-        let tcp_server = match server_switch {
-            Some(_) => {
-                let mut server =
-                    TcpServerConfig::new(values.read(Key::ListenPort, parse_port)?.unwrap_or(port));
-                if let Some(address) = values.read(Key::BindAddress, parse_ip)? {
-                    server.bind_address = address;
-                }
-                if let Some(max_peers) = values.read(Key::MaxPeers, parse_max_peers)? {
-                    server.max_peers = max_peers;
-                }
-                Some(server)
+        let server_switches = values.switches(Key::EnableServer, Key::ServerMode)?;
+        let tcp_server = if server_switches.is_empty() {
+            None
+        } else {
+            let mut server =
+                TcpServerConfig::new(values.read(Key::ListenPort, parse_port)?.unwrap_or(port));
+            if let Some(address) = values.read(Key::BindAddress, parse_ip)? {
+                server.bind_address = address;
             }
-            None => None,
+            if let Some(max_peers) = values.read(Key::MaxPeers, parse_max_peers)? {
+                server.max_peers = max_peers;
+            }
+            Some(server)
         };
 
-        let client_switch = values.switch(Key::EnableClient, Key::ClientMode)?;
-        let mut tcp_client = match client_switch {
-            Some(_) => Some(TcpClientConfig {
+        let client_switches = values.switches(Key::EnableClient, Key::ClientMode)?;
+        let mut tcp_client = if client_switches.is_empty() {
+            None
+        } else {
+            Some(TcpClientConfig {
                 host: values
                     .read(Key::Hostname, parse_host)?
                     .unwrap_or_else(|| "localhost".to_owned()),
                 port,
                 retry,
-            }),
-            None => None,
+            })
         };
 
-        if let (Some(server), Some(client), Some(switch)) =
-            (&tcp_server, &tcp_client, client_switch)
-        {
+        if let (Some(server), Some(client)) = (&tcp_server, &tcp_client) {
             if is_loop_connection(server, client) {
-                warnings.push(ConfigWarning {
-                    origin: switch.origin.clone(),
-                    key: switch.written_key.clone(),
-                    message: format!(
+                warnings.push(warning(
+                    client_switches[0],
+                    format!(
                         "loop connection: the client would connect to this agent's own server at {}:{}; \
                          client mode is switched off, as MMDAgent-EX does",
                         client.host, client.port
                     ),
-                });
+                ));
                 tcp_client = None;
             }
         }
 
         let websocket_client = values.websocket(retry, &mut warnings)?;
         if let Some((websocket_entry, _)) = &websocket_client {
-            let tcp_switches: Vec<&Entry> = [server_switch, client_switch]
-                .into_iter()
-                .flatten()
+            let tcp_switches: Vec<&Entry> = server_switches
+                .iter()
+                .chain(&client_switches)
+                .copied()
                 .collect();
             if !tcp_switches.is_empty() {
                 return Err(conflict(websocket_entry, &tcp_switches));
@@ -147,8 +147,37 @@ impl MdfSettings {
                 .read(Key::MaxLineLength, parse_max_line_length)?
                 .unwrap_or(crate::config::DEFAULT_MAX_LINE_LENGTH),
         };
-        warnings.sort_by(|a, b| a.origin.cmp(&b.origin));
-        Ok((config, warnings))
+        warnings.sort_by_key(|(sequence, _)| *sequence);
+        Ok((
+            config,
+            warnings.into_iter().map(|(_, warning)| warning).collect(),
+        ))
+    }
+}
+
+/// Whether a value is one its key can take. Every key is here, so a new key must say how it is
+/// checked.
+fn check_value(key: Key, text: &str) -> Result<(), String> {
+    match key {
+        Key::EnableServer
+        | Key::ServerMode
+        | Key::EnableClient
+        | Key::ClientMode
+        | Key::AllLog
+        | Key::EnableLocalLipsync
+        | Key::EnableLocalPassthrough
+        | Key::RetryForever
+        | Key::WebsocketAcceptInvalidCertificates => parse_bool(text).map(drop),
+        Key::ListenPort | Key::Port | Key::WebsocketPort => parse_port(text).map(drop),
+        Key::RetryCount => parse_retry_count(text).map(drop),
+        Key::Hostname | Key::WebsocketHost => parse_host(text).map(drop),
+        Key::WebsocketDirectory => parse_path(text).map(drop),
+        Key::BindAddress => parse_ip(text).map(drop),
+        Key::MaxPeers => parse_max_peers(text).map(drop),
+        Key::MaxLineLength => parse_max_line_length(text).map(drop),
+        Key::RetryInterval => parse_interval(text).map(drop),
+        Key::WebsocketUrl => parse_websocket_url(text).map(drop),
+        Key::WebsocketCaFile => Ok(()),
     }
 }
 
@@ -189,16 +218,16 @@ impl<'a> Values<'a> {
         Ok(self.read(key, parse_bool)?.unwrap_or(false))
     }
 
-    /// A mode with a current and an old spelling: on when either is on (as in the original). Returns
-    /// the line that turned it on, for messages.
-    fn switch(&self, current: Key, old: Key) -> Result<Option<&'a Entry>, Error> {
-        let current = self.read_with_entry(current, parse_bool)?;
-        let old = self.read_with_entry(old, parse_bool)?;
-        Ok([current, old]
-            .into_iter()
-            .flatten()
-            .find(|(on, _)| *on)
-            .map(|(_, entry)| entry))
+    /// The lines that turn on a mode with a current and an old spelling; the mode is on when either
+    /// is, as in the original.
+    fn switches(&self, current: Key, old: Key) -> Result<Vec<&'a Entry>, Error> {
+        let mut on = Vec::new();
+        for key in [current, old] {
+            if let Some((true, entry)) = self.read_with_entry(key, parse_bool)? {
+                on.push(entry);
+            }
+        }
+        Ok(on)
     }
 
     /// The WebSocket client, from either the URL form or the Host/Port/Directory form, with the line
@@ -206,32 +235,31 @@ impl<'a> Values<'a> {
     fn websocket(
         &self,
         retry: RetryPolicy,
-        warnings: &mut Vec<ConfigWarning>,
+        warnings: &mut Vec<(usize, ConfigWarning)>,
     ) -> Result<Option<(&'a Entry, WebSocketClientConfig)>, Error> {
         let url = self.read_with_entry(Key::WebsocketUrl, parse_websocket_url)?;
         let host = self.read_with_entry(Key::WebsocketHost, parse_host)?;
         let (mut websocket, entry) = match (url, host) {
-            (Some(_), Some((_, host_entry))) => return Err(invalid(
-                host_entry,
-                format!(
+            (Some(_), Some((_, host_entry))) => {
+                return Err(invalid(
+                    host_entry,
+                    format!(
                     "the WebSocket server is also given as a URL by {} at {}; keep one of the two",
                     Key::WebsocketUrl.name(),
                     self.entry(Key::WebsocketUrl)
                         .map(|e| e.origin.to_string())
                         .unwrap_or_default()
                 ),
-            )),
+                ))
+            }
             (Some((websocket, entry)), None) => {
                 for ignored in [Key::WebsocketPort, Key::WebsocketDirectory] {
                     if let Some(ignored_entry) = self.entry(ignored) {
-                        warnings.push(ConfigWarning {
-                            origin: ignored_entry.origin.clone(),
-                            key: ignored_entry.written_key.clone(),
-                            message: format!(
-                                "ignored: {} gives the whole address",
-                                Key::WebsocketUrl.name()
-                            ),
-                        });
+                        let message = format!(
+                            "ignored: {} gives the whole address",
+                            Key::WebsocketUrl.name()
+                        );
+                        warnings.push(warning(ignored_entry, message));
                     }
                 }
                 (websocket, entry)
@@ -255,19 +283,23 @@ impl<'a> Values<'a> {
                 Key::WebsocketAcceptInvalidCertificates,
             ] {
                 if let Some(tls_entry) = self.entry(tls_only) {
-                    warnings.push(ConfigWarning {
-                        origin: tls_entry.origin.clone(),
-                        key: tls_entry.written_key.clone(),
-                        message: format!(
-                            "no effect: {} is not a TLS (wss) address",
-                            websocket.url()
-                        ),
-                    });
+                    let message =
+                        format!("no effect: {} is not a TLS (wss) address", websocket.url());
+                    warnings.push(warning(tls_entry, message));
                 }
             }
         }
         Ok(Some((entry, websocket)))
     }
+}
+
+fn warning(entry: &Entry, message: String) -> (usize, ConfigWarning) {
+    let warning = ConfigWarning {
+        origin: entry.origin.clone(),
+        key: entry.written_key.clone(),
+        message,
+    };
+    (entry.sequence, warning)
 }
 
 fn invalid(entry: &Entry, problem: String) -> Error {
@@ -305,9 +337,10 @@ fn is_loop_connection(server: &TcpServerConfig, client: &TcpClientConfig) -> boo
     }
     let host = client.host.trim_end_matches('.').to_ascii_lowercase();
     host == "localhost"
-        || host
-            .parse::<IpAddr>()
-            .is_ok_and(|address| address.is_loopback() || address == server.bind_address)
+        || host.parse::<IpAddr>().is_ok_and(|address| {
+            let address = address.to_canonical();
+            address.is_loopback() || address == server.bind_address.to_canonical()
+        })
 }
 
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -389,13 +422,19 @@ fn parse_ip(text: &str) -> Result<IpAddr, String> {
         .map_err(|_| "not an IP address: write one such as 0.0.0.0 (all IPv4), 127.0.0.1, :: (all IPv6) or ::1".to_owned())
 }
 
+/// A host name or an IP address, IPv6 with or without brackets. A name with a port in it
+/// (`example.org:8080`) is refused: the port has a key of its own.
 fn parse_host(text: &str) -> Result<String, String> {
     let host = strip_brackets(text);
-    if host
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c))
-    {
-        return Err("not a host name or address: write a name such as localhost or an address such as 127.0.0.1".to_owned());
+    let problem =
+        "not a host name or address: write a name such as localhost or an address such as \
+                   127.0.0.1 or ::1, with no port, path or spaces (the port has a key of its own)";
+    let bad_character = |c: char| c.is_whitespace() || c.is_control() || "/?#@[]".contains(c);
+    if host.is_empty() || host.chars().any(bad_character) {
+        return Err(problem.to_owned());
+    }
+    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(problem.to_owned());
     }
     Ok(host.to_owned())
 }
@@ -406,9 +445,12 @@ fn parse_path(text: &str) -> Result<String, String> {
             "not a request path: it must start with `/`, as in /{text}"
         ));
     }
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '#')
+    {
         return Err(
-            "not a request path: it must not contain spaces or control characters".to_owned(),
+            "not a request path: it must not contain spaces, control characters or #".to_owned(),
         );
     }
     Ok(text.to_owned())
@@ -442,16 +484,26 @@ fn parse_websocket_url(text: &str) -> Result<WebSocketClientConfig, String> {
         let (host, after) = bracketed
             .split_once(']')
             .ok_or_else(|| problem("an IPv6 address misses its closing ]"))?;
-        (host, after.strip_prefix(':'))
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| problem("only :port may follow ]"))?,
+                ),
+            ),
+        }
     } else {
         match authority.split_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (authority, None),
         }
     };
-    if host.is_empty() || host.contains('@') {
-        return Err(problem("the host is missing or has a user name"));
-    }
+    let host = parse_host(host).map_err(|_| {
+        problem("the host is missing, has a user name, or has characters a host cannot")
+    })?;
     let port = match port {
         Some(port) => {
             parse_port(port).map_err(|_| problem("the port is not a number from 1 to 65535"))?

@@ -40,14 +40,16 @@ pub(crate) struct Entry {
     /// The value with the original's trailing white space already stripped.
     pub value: String,
     pub origin: Origin,
+    /// When it was loaded, counting every line applied: orders entries from different files.
+    pub sequence: usize,
 }
 
 /// The `Plugin_Remote_*` settings read from one or more `.mdf` files and overrides, in order.
 ///
 /// Load files with [`load_file`](Self::load_file), text with [`load_str`](Self::load_str) and single
-/// overrides with [`set`](Self::set); a later value for a key replaces an earlier one, and an old
-/// spelling (`Plugin_Remote_ServerMode`) and its new one (`Plugin_Remote_EnableServer`) count as the
-/// same key. Turn the result into a typed [`Config`](crate::Config) with
+/// overrides with [`set`](Self::set); a later value for a key replaces an earlier one. An old
+/// spelling (`Plugin_Remote_ServerMode`) is a key of its own, as in the original, where the mode is
+/// on when either spelling turns it on. Turn the result into a typed [`Config`](crate::Config) with
 /// [`to_config`](Self::to_config).
 ///
 /// Keys that do not start with `Plugin_Remote_` belong to the rest of the agent and are ignored.
@@ -56,6 +58,7 @@ pub struct MdfSettings {
     known: Vec<(Key, Entry)>,
     unknown: Vec<Entry>,
     overrides: usize,
+    loaded: usize,
 }
 
 impl MdfSettings {
@@ -141,14 +144,27 @@ impl MdfSettings {
         &self.unknown
     }
 
+    /// Every known key in force with its entry, in the order the lines were loaded.
+    pub(crate) fn known_entries(&self) -> Vec<(Key, &Entry)> {
+        let mut entries: Vec<(Key, &Entry)> = self
+            .known
+            .iter()
+            .map(|(key, entry)| (*key, entry))
+            .collect();
+        entries.sort_by_key(|(_, entry)| entry.sequence);
+        entries
+    }
+
     fn insert(&mut self, key: &str, value: &str, origin: Origin) {
         if !keys::is_plugin_remote_like(key) {
             return;
         }
+        self.loaded += 1;
         let entry = Entry {
             written_key: key.to_owned(),
             value: value.to_owned(),
             origin,
+            sequence: self.loaded,
         };
         match Key::from_name(key) {
             Some(key) => match self.known.iter_mut().find(|(known, _)| *known == key) {
