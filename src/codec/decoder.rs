@@ -176,7 +176,7 @@ impl LineDecoder {
         loop {
             let blank = input.iter().take_while(|&&byte| is_line_end(byte)).count();
             input = &input[blank..];
-            if input.first().map_or(true, |&byte| byte == b'S') {
+            if input.first().is_none_or(|&byte| byte == b'S') {
                 return input;
             }
             match find_line_end(input) {
