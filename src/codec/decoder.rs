@@ -373,6 +373,7 @@ impl<'i> Utf8Window<'i> {
     }
 
     /// The first `length` bytes of `rest` (a suffix of the input) as text, if they are known valid.
+    #[inline]
     fn text(&mut self, rest: &'i [u8], length: usize) -> Option<&'i str> {
         let start = self.input.len() - rest.len();
         if start >= self.start + self.text.len() {
@@ -391,6 +392,7 @@ impl<'i> Utf8Window<'i> {
 
 /// Hands over a line known to be valid UTF-8; ordinary messages (the bulk of any stream) take a
 /// short path.
+#[inline]
 fn emit_text(text: &str, sink: &mut impl FnMut(Result<Item<'_>, DecodeError>)) {
     if text.starts_with('_') {
         emit_item(Item::from_line(text), sink);
@@ -469,12 +471,14 @@ pub(crate) fn reads_as_audio(line: &[u8]) -> bool {
         )
 }
 
+#[inline]
 fn is_line_end(byte: u8) -> bool {
     byte == b'\n' || byte == b'\r'
 }
 
 /// The position of the first CR or LF, eight bytes at a time: lines are short and many, and this
 /// search is most of the decoder's work on ordinary text.
+#[inline]
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);

@@ -80,10 +80,12 @@ fn strip_prefix_cow<'a>(line: &Cow<'a, str>, prefix: &str) -> Option<Cow<'a, str
 ///
 /// A line without `|` is a type without arguments; `T|` and `T` mean the same (empty arguments),
 /// as in the agent, which writes both back as `T`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct Message<'a> {
-    name: Cow<'a, str>,
-    args: Cow<'a, str>,
+    /// The line as it arrived (`TYPE|ARGS`), so an owned message is one allocation.
+    line: Cow<'a, str>,
+    /// Where the `|` between type and arguments is, if there is one.
+    bar: Option<usize>,
 }
 
 impl<'a> Message<'a> {
@@ -91,51 +93,72 @@ impl<'a> Message<'a> {
     ///
     /// Any text is accepted here; [`encode`](crate::encode) refuses what cannot be sent intact (a line
     /// end inside, or a `|` in the type).
-    pub fn new(name: impl Into<Cow<'a, str>>, args: impl Into<Cow<'a, str>>) -> Self {
+    pub fn new(name: impl Into<Cow<'a, str>>, args: impl AsRef<str>) -> Self {
+        let (name, args) = (name.into(), args.as_ref());
+        if args.is_empty() {
+            return Message {
+                line: name,
+                bar: None,
+            };
+        }
         Message {
-            name: name.into(),
-            args: args.into(),
+            bar: Some(name.len()),
+            line: Cow::Owned(format!("{name}|{args}")),
         }
     }
 
     /// Splits a line at its first `|` into type and arguments.
+    #[inline]
     pub fn parse(line: impl Into<Cow<'a, str>>) -> Self {
-        match line.into() {
-            Cow::Borrowed(text) => match find_bar(text) {
-                Some(bar) => Message::new(&text[..bar], &text[bar + 1..]),
-                None => Message::new(text, ""),
-            },
-            Cow::Owned(mut text) => match find_bar(&text) {
-                Some(bar) => {
-                    let args = text[bar + 1..].to_owned();
-                    text.truncate(bar);
-                    Message::new(text, args)
-                }
-                None => Message::new(text, ""),
-            },
-        }
+        let line = line.into();
+        let bar = find_bar(&line);
+        Message { line, bar }
     }
 
     /// The message type, the part before the first `|`.
+    #[inline]
     pub fn name(&self) -> &str {
-        &self.name
+        match self.bar {
+            Some(bar) => &self.line[..bar],
+            None => &self.line,
+        }
     }
 
     /// The arguments, everything after the first `|`; empty when there are none.
+    #[inline]
     pub fn args(&self) -> &str {
-        &self.args
+        match self.bar {
+            Some(bar) => &self.line[bar + 1..],
+            None => "",
+        }
     }
 
     /// The same message owning its text.
     pub fn into_owned(self) -> Message<'static> {
         Message {
-            name: Cow::Owned(self.name.into_owned()),
-            args: Cow::Owned(self.args.into_owned()),
+            line: Cow::Owned(self.line.into_owned()),
+            bar: self.bar,
         }
     }
 }
 
+/// Messages are equal when their types and arguments are: `T|` equals `T`.
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name() && self.args() == other.args()
+    }
+}
+
+impl Eq for Message<'_> {}
+
+impl std::hash::Hash for Message<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.name(), self.args()).hash(state);
+    }
+}
+
 /// Where the first `|` is; a byte search, faster than `str::find` on the short lines messages are.
+#[inline]
 fn find_bar(text: &str) -> Option<usize> {
     text.bytes().position(|byte| byte == b'|')
 }
@@ -143,10 +166,10 @@ fn find_bar(text: &str) -> Option<usize> {
 /// The message as its line, `TYPE|ARGS`, or `TYPE` when the arguments are empty; no line end.
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.args.is_empty() {
-            f.write_str(&self.name)
+        if self.args().is_empty() {
+            f.write_str(self.name())
         } else {
-            write!(f, "{}|{}", self.name, self.args)
+            write!(f, "{}|{}", self.name(), self.args())
         }
     }
 }
