@@ -516,10 +516,7 @@ mod tests {
     }
 
     fn message(name: &str, args: &str) -> Result<Item<'static>, DecodeError> {
-        Ok(Item::Message(Message::new(
-            name.to_owned(),
-            args.to_owned(),
-        )))
+        Ok(Item::Message(Message::new(name.to_owned(), args)))
     }
 
     #[test]
