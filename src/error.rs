@@ -6,9 +6,11 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::Origin;
+use crate::host::PeerId;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug)]
@@ -25,6 +27,21 @@ pub enum Error {
     Setting(Box<SettingError>),
     /// A message cannot be encoded for the wire (for example, it contains a newline).
     InvalidMessage(String),
+    /// A server could not listen on its address (in use, or not this machine's).
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why binding failed.
+        source: io::Error,
+    },
+    /// The peer is not connected (any more).
+    NoSuchPeer(PeerId),
+    /// The operating system would not start a thread.
+    Spawn(io::Error),
+    /// A thread of the library panicked; the names of the threads.
+    ThreadPanicked(String),
+    /// The configuration asks for something this build cannot do.
+    Unsupported(String),
 }
 
 /// A setting that cannot be used: where it was written, what it says, and what is wrong with it.
@@ -58,6 +75,11 @@ impl fmt::Display for Error {
             }
             Error::Setting(setting) => setting.fmt(f),
             Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
+            Error::Bind { address, source } => write!(f, "cannot listen on {address}: {source}"),
+            Error::NoSuchPeer(peer) => write!(f, "{peer} is not connected"),
+            Error::Spawn(source) => write!(f, "cannot start a thread: {source}"),
+            Error::ThreadPanicked(names) => write!(f, "library threads panicked: {names}"),
+            Error::Unsupported(what) => write!(f, "unsupported: {what}"),
         }
     }
 }
@@ -65,8 +87,14 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::ReadSettings { source, .. } => Some(source),
-            Error::Setting(_) | Error::InvalidMessage(_) => None,
+            Error::ReadSettings { source, .. }
+            | Error::Bind { source, .. }
+            | Error::Spawn(source) => Some(source),
+            Error::Setting(_)
+            | Error::InvalidMessage(_)
+            | Error::NoSuchPeer(_)
+            | Error::ThreadPanicked(_)
+            | Error::Unsupported(_) => None,
         }
     }
 }

@@ -66,6 +66,8 @@
 mod codec;
 mod config;
 mod error;
+mod host;
+mod transport;
 
 pub use codec::{
     encode, AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, LineDecoder, Message,
@@ -73,7 +75,8 @@ pub use codec::{
 };
 pub use config::{
     known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, Origin, RetryLimit, RetryPolicy,
-    TcpClientConfig, TcpServerConfig, WebSocketClientConfig, DEFAULT_MAX_LINE_LENGTH,
-    DEFAULT_MAX_PEERS, DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
+    TcpClientConfig, TcpServerConfig, WebSocketClientConfig, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS, DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
 };
 pub use error::{Error, SettingError};
+pub use host::{DisconnectReason, Event, HostOptions, PeerId, PeerInfo, Remote, Stats, Transport};

@@ -103,13 +103,12 @@ impl MdfSettings {
         let mut tcp_client = if client_switches.is_empty() {
             None
         } else {
-            Some(TcpClientConfig {
-                host: values
-                    .read(Key::Hostname, parse_host)?
-                    .unwrap_or_else(|| "localhost".to_owned()),
-                port,
-                retry,
-            })
+            let host = values
+                .read(Key::Hostname, parse_host)?
+                .unwrap_or_else(|| "localhost".to_owned());
+            let mut client = TcpClientConfig::new(host, port);
+            client.retry = retry;
+            Some(client)
         };
 
         if let (Some(server), Some(client)) = (&tcp_server, &tcp_client) {
@@ -146,6 +145,9 @@ impl MdfSettings {
             max_line_length: values
                 .read(Key::MaxLineLength, parse_max_line_length)?
                 .unwrap_or(crate::config::DEFAULT_MAX_LINE_LENGTH),
+            keep_while_disconnected: values
+                .read(Key::KeepWhileDisconnected, parse_keep)?
+                .unwrap_or(0),
         };
         warnings.sort_by_key(|(sequence, _)| *sequence);
         Ok((
@@ -175,6 +177,7 @@ fn check_value(key: Key, text: &str) -> Result<(), String> {
         Key::BindAddress => parse_ip(text).map(drop),
         Key::MaxPeers => parse_max_peers(text).map(drop),
         Key::MaxLineLength => parse_max_line_length(text).map(drop),
+        Key::KeepWhileDisconnected => parse_keep(text).map(drop),
         Key::RetryInterval => parse_interval(text).map(drop),
         Key::WebsocketUrl => parse_websocket_url(text).map(drop),
         Key::WebsocketCaFile => Ok(()),
@@ -385,6 +388,16 @@ fn parse_max_line_length(text: &str) -> Result<usize, String> {
         Ok(length) if (1..=MAX_LINE_LENGTH_LIMIT).contains(&length) => Ok(length),
         _ => Err(format!(
             "not a line length: write a number of bytes from 1 to {MAX_LINE_LENGTH_LIMIT}"
+        )),
+    }
+}
+
+fn parse_keep(text: &str) -> Result<usize, String> {
+    const MOST: usize = 1_000_000;
+    match text.parse::<usize>() {
+        Ok(count) if count <= MOST => Ok(count),
+        _ => Err(format!(
+            "not a number of messages: write a whole number from 0 to {MOST}"
         )),
     }
 }

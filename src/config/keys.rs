@@ -27,6 +27,7 @@ pub(crate) enum Key {
     BindAddress,
     MaxPeers,
     MaxLineLength,
+    KeepWhileDisconnected,
     RetryInterval,
     RetryForever,
     WebsocketUrl,
@@ -49,7 +50,7 @@ pub struct KeyHelp {
 
 impl Key {
     /// Every key with its documentation, in the order `--help` lists them.
-    pub(crate) const ALL: [(Key, KeyHelp); 22] = [
+    pub(crate) const ALL: [(Key, KeyHelp); 23] = [
         (Key::EnableServer, help("Plugin_Remote_EnableServer", "TCP server mode: accept controllers", "false", true)),
         (Key::ServerMode, help("Plugin_Remote_ServerMode", "old spelling of EnableServer; server mode is on when either is", "false", true)),
         (Key::ListenPort, help("Plugin_Remote_ListenPort", "port the TCP server listens on", "Plugin_Remote_Port, else 60001", true)),
@@ -67,6 +68,7 @@ impl Key {
         (Key::BindAddress, help("Plugin_Remote_BindAddress", "address the TCP server binds (IPv4 or IPv6); 127.0.0.1 keeps it local", "0.0.0.0 (all IPv4 interfaces)", false)),
         (Key::MaxPeers, help("Plugin_Remote_MaxPeers", "most controllers the TCP server serves at once", "20", false)),
         (Key::MaxLineLength, help("Plugin_Remote_MaxLineLength", "longest inbound line in bytes; a longer one is dropped and reported", "65536", false)),
+        (Key::KeepWhileDisconnected, help("Plugin_Remote_KeepWhileDisconnected", "outbound messages kept while no peer is connected, for the next one (oldest dropped first)", "0 (dropped and counted, as the original drops them)", false)),
         (Key::RetryInterval, help("Plugin_Remote_RetryInterval", "pause between connection attempts: seconds, or a number with ms or s", "0.5", false)),
         (Key::RetryForever, help("Plugin_Remote_RetryForever", "retry connecting without limit (overrides RetryCount)", "false", false)),
         (Key::WebsocketUrl, help("Plugin_Remote_Websocket_Url", "WebSocket server as ws://host:port/path or wss://host:port/path, instead of Host, Port and Directory", "unset", false)),

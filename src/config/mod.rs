@@ -56,6 +56,10 @@ pub struct Config {
     /// The longest inbound line in bytes, newline not counted (`Plugin_Remote_MaxLineLength`,
     /// default [`DEFAULT_MAX_LINE_LENGTH`]). A longer line is dropped and reported.
     pub max_line_length: usize,
+    /// How many outbound messages to keep while no peer is connected, to deliver in order to the
+    /// next peer that connects (`Plugin_Remote_KeepWhileDisconnected`). Default 0: they are dropped,
+    /// counted and logged, as the original drops them. When more wait, the oldest are dropped.
+    pub keep_while_disconnected: usize,
 }
 
 impl Default for Config {
@@ -66,6 +70,7 @@ impl Default for Config {
             websocket_client: None,
             all_log: false,
             max_line_length: DEFAULT_MAX_LINE_LENGTH,
+            keep_while_disconnected: 0,
         }
     }
 }
@@ -133,7 +138,13 @@ pub struct TcpClientConfig {
     pub port: u16,
     /// When to try again after a failed attempt or a lost connection.
     pub retry: RetryPolicy,
+    /// How long one connection attempt may wait for the server to answer (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
 }
+
+/// How long a connection attempt waits for an answer by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TcpClientConfig {
     /// A client of `host:port` that does not retry, as the original by default.
@@ -142,6 +153,7 @@ impl TcpClientConfig {
             host: host.into(),
             port,
             retry: RetryPolicy::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
