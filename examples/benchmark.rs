@@ -11,12 +11,15 @@
 //! Sections:
 //! - `codec`: decoding a stream of 16-byte lines, read 8 KiB at a time from memory, against a plain
 //!   `BufRead::read_until(b'\n')` loop over the same bytes through a `BufReader` of the same size.
+//! - `idle`: CPU time and thread wake-ups of an idle TCP server with 20 peers and a connected TCP
+//!   client, against the same process idling without the library (Linux: reads `/proc`).
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use mmdagent_remote::{Item, LineDecoder};
+use mmdagent_remote::{Config, Event, Item, LineDecoder, Remote, TcpClientConfig, TcpServerConfig};
 
 const READ_SIZE: usize = 8192;
 const STREAM_BYTES: usize = 64 << 20;
@@ -33,6 +36,98 @@ fn main() {
     if wanted("codec") {
         codec();
     }
+    if wanted("idle") {
+        idle();
+    }
+}
+
+/// This process's CPU time (user and system) so far, from `/proc/self/stat`, in clock ticks.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Context switches of the library's threads (`mdr-...`): each is a wake-up.
+fn library_wakeups() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            if !name.starts_with("mdr-") {
+                return None;
+            }
+            let status = std::fs::read_to_string(path.join("status")).ok()?;
+            let switches = status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+            Some(switches)
+        })
+        .sum()
+}
+
+/// CPU ticks and library wake-ups over `duration` of doing nothing.
+fn idle_cost(duration: Duration) -> Option<(u64, u64)> {
+    let (ticks, wakeups) = (cpu_ticks()?, library_wakeups());
+    std::thread::sleep(duration);
+    Some((cpu_ticks()? - ticks, library_wakeups() - wakeups))
+}
+
+fn idle() {
+    const SPAN: Duration = Duration::from_secs(3);
+    let Some((baseline_ticks, _)) = idle_cost(SPAN) else {
+        println!("idle: skipped, /proc is not readable here");
+        return;
+    };
+    let controller = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut config = Config::default();
+    let mut server = TcpServerConfig::new(0);
+    server.bind_address = "127.0.0.1".parse().expect("address");
+    config.tcp_server = Some(server);
+    let controller_address = controller.local_addr().expect("address");
+    config.tcp_client = Some(TcpClientConfig::new("127.0.0.1", controller_address.port()));
+    let remote = Remote::start(&config).expect("start");
+    let address = remote.local_addr().expect("server address");
+    let _peers: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(address).expect("connect"))
+        .collect();
+    let _agent_side = controller.accept().expect("the client connects");
+    let mut connected = 0;
+    while connected < 21 {
+        if let Event::Connected { .. } = remote
+            .recv_timeout(Duration::from_secs(10))
+            .expect("peers connect")
+        {
+            connected += 1;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let (ticks, wakeups) = idle_cost(SPAN).expect("/proc");
+    let tick_ms = 10.0; // USER_HZ is 100 on Linux
+    println!("idle: {SPAN:?} with a TCP server serving 20 idle peers and a connected TCP client (43 library threads)");
+    println!(
+        "  process CPU, idle without the library (baseline): {:>6.1} ms",
+        baseline_ticks as f64 * tick_ms
+    );
+    println!(
+        "  process CPU, idle with the library:               {:>6.1} ms",
+        ticks as f64 * tick_ms
+    );
+    println!(
+        "  library thread wake-ups: {wakeups} in {SPAN:?} ({:.1} per second; the original's select loop: about 68,000)",
+        wakeups as f64 / SPAN.as_secs_f64()
+    );
+    println!(
+        "  extra CPU with the library: {:.2}% of one core",
+        (ticks.saturating_sub(baseline_ticks)) as f64 * tick_ms / SPAN.as_millis() as f64 * 100.0
+    );
+    drop(remote);
 }
 
 /// A stream of 16-byte lines (`EVENT|0000000042\n`), all different.
