@@ -8,6 +8,110 @@
 //!
 //! [MMDAgent-EX]: https://mmdagent-ex.dev/
 //!
+//! # Roles
+//!
+//! The same [`Remote`] plays either end: the transports a [`Config`] names start, and from then on
+//! the host sends [`Item`]s to peers and receives [`Event`]s, through channels, from plain threads.
+//!
+//! ## The agent's side, as a TCP server controllers connect to
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::net::TcpStream;
+//! use mmdagent_remote::{Config, Event, Item, Remote, TcpServerConfig};
+//!
+//! let mut config = Config::default();
+//! config.tcp_server = Some(TcpServerConfig::new(0)); // 0: any free port; the original's is 60001
+//! let agent = Remote::start(&config)?;
+//! let port = agent.local_addr().unwrap().port();
+//!
+//! // A controller connects and sends a message, as the user guide's Python script does.
+//! let mut controller = TcpStream::connect(("127.0.0.1", port))?;
+//! controller.write_all(b"MESSAGE|aaa|bbb\n")?;
+//!
+//! for event in agent.events() {
+//!     match event {
+//!         Event::Connected { address, .. } => println!("REMOTE_EVENT_CONNECTED|{}", address.ip()),
+//!         Event::Item { item: Item::Message(message), .. } => {
+//!             assert_eq!(message.to_string(), "MESSAGE|aaa|bbb");
+//!             agent.send_message("SYNTH_START", "mei|mei_voice_normal|hello")?; // to every peer
+//!             break;
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! let mut reply = String::new();
+//! BufReader::new(controller).read_line(&mut reply)?;
+//! assert_eq!(reply, "SYNTH_START|mei|mei_voice_normal|hello\n");
+//! agent.shutdown()?; // closes every connection and joins every thread (dropping does too)
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The agent's side, as a TCP client of a controller's server
+//!
+//! ```
+//! use std::io::Write;
+//! use std::net::TcpListener;
+//! use mmdagent_remote::{Config, Event, Item, Remote, RetryLimit, TcpClientConfig};
+//!
+//! let controller = TcpListener::bind("127.0.0.1:0")?;
+//! let mut client = TcpClientConfig::new("127.0.0.1", controller.local_addr()?.port());
+//! client.retry.limit = RetryLimit::Forever; // Plugin_Remote_RetryForever=true
+//! let mut config = Config::default();
+//! config.tcp_client = Some(client);
+//! let agent = Remote::start(&config)?;
+//!
+//! let (mut connection, _) = controller.accept()?;
+//! connection.write_all(b"MESSAGE|aaa|bbb\n")?;
+//! let received = agent.events().iter().find_map(|event| match event {
+//!     Event::Item { item: Item::Message(message), .. } => Some(message),
+//!     _ => None,
+//! });
+//! assert_eq!(received.unwrap().args(), "aaa|bbb");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The controller's side, connecting to an agent
+//!
+//! A dialogue manager that talks to a running MMDAgent-EX (server mode, port 60001) is a TCP client
+//! too; it reacts to the agent's messages and sends its own.
+//!
+//! ```no_run
+//! use mmdagent_remote::{Config, Event, Item, Remote, TcpClientConfig};
+//!
+//! let mut config = Config::default();
+//! config.tcp_client = Some(TcpClientConfig::new("localhost", 60001));
+//! let agent = Remote::start(&config)?;
+//! for event in agent.events() {
+//!     match event {
+//!         Event::Item { item: Item::Message(message), .. } if message.name() == "RECOG_EVENT_STOP" => {
+//!             agent.send_message("SYNTH_START", &format!("mei|mei_voice_normal|{}", message.args()))?;
+//!         }
+//!         Event::GaveUp { reason, .. } => return Err(reason.into()),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Why blocking threads
+//!
+//! The users of this crate link it from synchronous programs, build it for small targets, and learn
+//! it from examples with threads. So it has no async runtime: each transport is a few OS threads
+//! (an acceptor, and a reader and a writer per peer; or one connector) that block in the kernel and
+//! exchange items with the host through `crossbeam-channel`. Nothing polls: an idle connection costs
+//! no CPU, and every blocked thread has a way to be woken, so shutting down is prompt.
+//!
+//! # What is logged
+//!
+//! The library logs through the `log` facade and never prints. By level:
+//! - `error`: a client gave up connecting; a thread could not be started or woken.
+//! - `warn`: a connection attempt failed (and will be retried); a peer was disconnected for not
+//!   reading, or turned away over the peer limit; a connection broke; bad input from a peer (the
+//!   first error and then every power of two, per peer); messages dropped with no peer connected
+//!   (once per outage, with the count); questionable settings.
+//! - `info`: listening; connecting; a peer connected or disconnected.
+//!
 //! # Settings
 //!
 //! [`MdfSettings`] reads `.mdf` files (`KEY=VALUE` lines, later ones winning) and turns the

@@ -203,6 +203,7 @@ fn every_known_key_is_recognised_and_starts_with_the_prefix() {
         "Plugin_Remote_BindAddress",
         "Plugin_Remote_MaxPeers",
         "Plugin_Remote_MaxLineLength",
+        "Plugin_Remote_KeepWhileDisconnected",
         "Plugin_Remote_RetryInterval",
         "Plugin_Remote_RetryForever",
         "Plugin_Remote_Websocket_Url",
@@ -1574,7 +1575,7 @@ impl XorShift {
     }
 }
 
-const KNOWN_KEYS: [&str; 22] = [
+const KNOWN_KEYS: [&str; 23] = [
     "Plugin_Remote_EnableServer",
     "Plugin_Remote_ServerMode",
     "Plugin_Remote_ListenPort",
@@ -1592,6 +1593,7 @@ const KNOWN_KEYS: [&str; 22] = [
     "Plugin_Remote_BindAddress",
     "Plugin_Remote_MaxPeers",
     "Plugin_Remote_MaxLineLength",
+    "Plugin_Remote_KeepWhileDisconnected",
     "Plugin_Remote_RetryInterval",
     "Plugin_Remote_RetryForever",
     "Plugin_Remote_Websocket_Url",
@@ -1852,4 +1854,14 @@ fn the_first_bad_value_in_load_order_is_the_one_reported() {
         message.starts_with("b.mdf:1: Plugin_Remote_Port=x"),
         "{message}"
     );
+}
+
+#[test]
+fn keep_while_disconnected_is_zero_by_default_and_takes_a_count() {
+    assert_eq!(ok("").keep_while_disconnected, 0);
+    assert_eq!(ok("Plugin_Remote_KeepWhileDisconnected=100").keep_while_disconnected, 100);
+    for bad in ["-1", "many", "1000001"] {
+        let text = format!("Plugin_Remote_KeepWhileDisconnected={bad}");
+        assert_refused(&text, 1, "Plugin_Remote_KeepWhileDisconnected", &["not a number of messages"]);
+    }
 }
