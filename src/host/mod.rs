@@ -432,3 +432,29 @@ impl fmt::Debug for Remote {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handle_and_its_events_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Remote>();
+        shareable::<Event>();
+        shareable::<Error>();
+    }
+
+    #[test]
+    fn disconnect_reasons_read_as_sentences() {
+        let slow = DisconnectReason::TooSlow {
+            queued_bytes: 10,
+            limit: 8,
+        };
+        assert_eq!(
+            slow.to_string(),
+            "not reading: 10 bytes queued for it, the limit is 8"
+        );
+        assert_eq!(PeerId(3).to_string(), "peer #3");
+    }
+}

@@ -63,9 +63,14 @@ pub(crate) fn serve(
     });
 
     let writer_shared = Arc::clone(&shared);
+    // Dropped when the writer ends: lets the reader wait for it with a deadline.
+    let (writer_alive, writer_ended) = crossbeam_channel::bounded::<()>(0);
     let writer = thread::Builder::new()
         .name(format!("mdr-w{}", id.get()))
-        .spawn(move || write_queued(writer_stream, &outbox, &writer_shared));
+        .spawn(move || {
+            write_queued(writer_stream, &outbox, &writer_shared);
+            drop(writer_alive);
+        });
     let read_reason = match writer {
         Ok(_) => read_items(hub, &mut stream, id, max_line_length),
         Err(ref error) => {
@@ -73,12 +78,15 @@ pub(crate) fn serve(
         }
     };
 
+    // The writer sends what is still queued, then sees the end of its queue; one blocked on a peer
+    // that does not read is woken by shutting the socket down once the flush timeout has passed (a
+    // socket write timeout would not reach a write that is already blocked).
     hub.unregister(id);
-    let _ = stream.set_write_timeout(Some(options.flush_timeout));
+    let _ = writer_ended.recv_timeout(options.flush_timeout);
+    shared.close(read_reason);
     if let Ok(writer) = writer {
         let _ = writer.join();
     }
-    shared.close(read_reason);
     let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
     match reason {
         DisconnectReason::ClosedByPeer
