@@ -42,6 +42,8 @@ pub enum Error {
     ThreadPanicked(String),
     /// The configuration asks for something this build cannot do.
     Unsupported(String),
+    /// TLS could not be set up (a certificate or key that cannot be used).
+    Tls(String),
 }
 
 /// A setting that cannot be used: where it was written, what it says, and what is wrong with it.
@@ -80,6 +82,7 @@ impl fmt::Display for Error {
             Error::Spawn(source) => write!(f, "cannot start a thread: {source}"),
             Error::ThreadPanicked(names) => write!(f, "library threads panicked: {names}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Error::Tls(what) => write!(f, "TLS: {what}"),
         }
     }
 }
@@ -94,7 +97,8 @@ impl std::error::Error for Error {
             | Error::InvalidMessage(_)
             | Error::NoSuchPeer(_)
             | Error::ThreadPanicked(_)
-            | Error::Unsupported(_) => None,
+            | Error::Unsupported(_)
+            | Error::Tls(_) => None,
         }
     }
 }

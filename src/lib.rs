@@ -179,8 +179,9 @@ pub use codec::{
 };
 pub use config::{
     known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, Origin, RetryLimit, RetryPolicy,
-    TcpClientConfig, TcpServerConfig, WebSocketClientConfig, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS, DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
+    TcpClientConfig, TcpServerConfig, TlsIdentity, WebSocketClientConfig, WebSocketServerConfig,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS,
+    DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };
 pub use error::{Error, SettingError};
 pub use host::{DisconnectReason, Event, HostOptions, PeerId, PeerInfo, Remote, Stats, Transport};

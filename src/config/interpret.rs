@@ -141,6 +141,7 @@ impl MdfSettings {
             tcp_server,
             tcp_client,
             websocket_client: websocket_client.map(|(_, websocket)| websocket),
+            websocket_server: None,
             all_log: values.flag(Key::AllLog)?,
             max_line_length: values
                 .read(Key::MaxLineLength, parse_max_line_length)?

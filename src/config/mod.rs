@@ -50,6 +50,9 @@ pub struct Config {
     pub tcp_client: Option<TcpClientConfig>,
     /// Connect to a controller's WebSocket server (`Plugin_Remote_Websocket_Host` or `_Url`).
     pub websocket_client: Option<WebSocketClientConfig>,
+    /// Serve WebSocket for agents to connect to: the controller's side, which the original has not
+    /// (so no `.mdf` key sets it).
+    pub websocket_server: Option<WebSocketServerConfig>,
     /// Send every log line to peers instead of only messages (`Plugin_Remote_AllLog`). The crate
     /// does not produce log lines for peers itself; this tells the host application what to send.
     pub all_log: bool,
@@ -68,6 +71,7 @@ impl Default for Config {
             tcp_server: None,
             tcp_client: None,
             websocket_client: None,
+            websocket_server: None,
             all_log: false,
             max_line_length: DEFAULT_MAX_LINE_LENGTH,
             keep_while_disconnected: 0,
@@ -92,7 +96,10 @@ impl Config {
 
     /// Whether any transport is configured.
     pub fn has_transport(&self) -> bool {
-        self.tcp_server.is_some() || self.tcp_client.is_some() || self.websocket_client.is_some()
+        self.tcp_server.is_some()
+            || self.tcp_client.is_some()
+            || self.websocket_client.is_some()
+            || self.websocket_server.is_some()
     }
 }
 
@@ -185,6 +192,91 @@ pub struct WebSocketClientConfig {
     /// Skip certificate verification (`Plugin_Remote_Websocket_AcceptInvalidCertificates`).
     /// Off by default: the original accepts any certificate; this crate does only when asked.
     pub accept_invalid_certificates: bool,
+    /// How long connecting, the TLS handshake and the WebSocket upgrade may take together before
+    /// the attempt counts as failed (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
+    /// The largest frame (and message) accepted from the server, in bytes; a larger one ends the
+    /// connection (default [`DEFAULT_MAX_FRAME_SIZE`]; the original's is 8192).
+    pub max_frame_size: usize,
+}
+
+/// The default largest WebSocket frame accepted: 1 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 1 << 20;
+
+/// The port of the user guide's WebSocket examples.
+pub const DEFAULT_WEBSOCKET_PORT: u16 = 9001;
+
+/// A WebSocket server that agents connect to, as the user guide's Python servers are.
+///
+/// ```
+/// use mmdagent_remote::WebSocketServerConfig;
+///
+/// let mut server = WebSocketServerConfig::new(9001);
+/// server.path = Some("/chat".to_owned());
+/// server.exclusive_paths = true; // a second agent on /chat is told 429 and moves to /chat-1
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebSocketServerConfig {
+    /// The address to bind. Default `127.0.0.1`, as the user guide's examples serve `localhost`.
+    pub bind_address: IpAddr,
+    /// The port to listen on (default [`DEFAULT_WEBSOCKET_PORT`]; 0 picks a free one).
+    pub port: u16,
+    /// The request path served; `path-1`, `path-2`... are served too, being where an agent goes
+    /// when told a channel is taken. `None` (the default) serves any path. Other paths get 404.
+    pub path: Option<String>,
+    /// Answer `429 Too Many Requests` when a path already has an agent, as relays do.
+    pub exclusive_paths: bool,
+    /// The most agents served at once; one more is closed at once. Default 20.
+    pub max_peers: usize,
+    /// Serve wss with this certificate and key.
+    pub tls: Option<TlsIdentity>,
+    /// The largest frame (and message) accepted, in bytes (default [`DEFAULT_MAX_FRAME_SIZE`]).
+    pub max_frame_size: usize,
+    /// How long the TLS handshake and the upgrade may take (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub handshake_timeout: Duration,
+}
+
+impl WebSocketServerConfig {
+    /// A plain (ws) server on `127.0.0.1:port`, any path, up to 20 agents.
+    pub fn new(port: u16) -> Self {
+        WebSocketServerConfig {
+            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+            path: None,
+            exclusive_paths: false,
+            max_peers: DEFAULT_MAX_PEERS,
+            tls: None,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            handshake_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl Default for WebSocketServerConfig {
+    fn default() -> Self {
+        WebSocketServerConfig::new(DEFAULT_WEBSOCKET_PORT)
+    }
+}
+
+/// A certificate chain and its private key, both PEM files, for serving wss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsIdentity {
+    /// The server's certificate, followed by any intermediate certificates.
+    pub certificate_chain: PathBuf,
+    /// The private key, PKCS #8 (`-----BEGIN PRIVATE KEY-----`).
+    pub private_key: PathBuf,
+}
+
+impl TlsIdentity {
+    /// An identity from a certificate chain file and a key file.
+    pub fn new(certificate_chain: impl Into<PathBuf>, private_key: impl Into<PathBuf>) -> Self {
+        TlsIdentity {
+            certificate_chain: certificate_chain.into(),
+            private_key: private_key.into(),
+        }
+    }
 }
 
 impl WebSocketClientConfig {
@@ -198,6 +290,8 @@ impl WebSocketClientConfig {
             retry: RetryPolicy::default(),
             ca_file: None,
             accept_invalid_certificates: false,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
         }
     }
 

@@ -16,10 +16,10 @@ use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvEr
 
 use crate::codec::{encode, DecodeError, Item, Message};
 use crate::config::Config;
-use crate::transport::{tcp_client, tcp_server};
+use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
 use crate::Error;
 
-pub(crate) use hub::{Hub, Limits, PeerShared, StopSignal, Wire};
+pub(crate) use hub::{lock, Hub, Limits, PeerShared, StopSignal, Wire};
 
 /// Identifies one connection for as long as the [`Remote`] runs; a peer that reconnects gets a new id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,6 +46,10 @@ pub enum Transport {
     TcpServer,
     /// Made by the TCP client.
     TcpClient,
+    /// Made by the WebSocket client.
+    WebSocketClient,
+    /// Accepted by the WebSocket server.
+    WebSocketServer,
 }
 
 impl fmt::Display for Transport {
@@ -53,6 +57,8 @@ impl fmt::Display for Transport {
         f.write_str(match self {
             Transport::TcpServer => "TCP server",
             Transport::TcpClient => "TCP client",
+            Transport::WebSocketClient => "WebSocket client",
+            Transport::WebSocketServer => "WebSocket server",
         })
     }
 }
@@ -233,6 +239,7 @@ pub struct Remote {
     events: Receiver<Event>,
     stop: Option<Sender<()>>,
     tcp_server: Option<tcp_server::Listening>,
+    websocket_server: Option<websocket_server::Listening>,
     options: HostOptions,
 }
 
@@ -259,6 +266,7 @@ impl Remote {
             events,
             stop: Some(stop),
             tcp_server: None,
+            websocket_server: None,
             options,
         };
         if let Some(server) = &config.tcp_server {
@@ -272,11 +280,16 @@ impl Remote {
         if let Some(client) = &config.tcp_client {
             tcp_client::start(&remote.hub, client, config.max_line_length, options)?;
         }
-        if let Some(websocket) = &config.websocket_client {
-            return Err(Error::Unsupported(format!(
-                "the WebSocket client ({}) is not available in this version",
-                websocket.url()
-            )));
+        if let Some(server) = &config.websocket_server {
+            remote.websocket_server = Some(websocket_server::start(
+                &remote.hub,
+                server,
+                config.max_line_length,
+                options,
+            )?);
+        }
+        if let Some(client) = &config.websocket_client {
+            websocket_client::start(&remote.hub, client, config.max_line_length, options)?;
         }
         Ok(remote)
     }
@@ -284,6 +297,13 @@ impl Remote {
     /// The address the TCP server listens on, if one runs (useful when it was asked for port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.tcp_server.as_ref().map(tcp_server::Listening::address)
+    }
+
+    /// The address the WebSocket server listens on, if one runs.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_server
+            .as_ref()
+            .map(websocket_server::Listening::address)
     }
 
     /// Sends an item to every connected peer, without waiting; returns how many peers it was
@@ -389,6 +409,9 @@ impl Remote {
         };
         drop(stop);
         if let Some(server) = &self.tcp_server {
+            server.wake(self.options.flush_timeout);
+        }
+        if let Some(server) = &self.websocket_server {
             server.wake(self.options.flush_timeout);
         }
         for peer in self.hub.peers() {

@@ -1,21 +1,18 @@
 //! The agent as a TCP client: one connector thread that connects, serves the connection, and
 //! connects again when it is lost, retrying as the [`RetryPolicy`](crate::RetryPolicy) allows.
 //!
-//! Every wait here ends at once when the host shuts down: retry pauses wait on the stop signal, and a
-//! connection attempt to a host that does not answer is made in short slices so the stop signal is
-//! seen between them (the standard library's connect cannot be interrupted).
+//! Every wait here ends at once when the host shuts down: retry pauses wait on the stop signal, and
+//! connection attempts are made as [`dial`] describes.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::TcpClientConfig;
-use crate::host::{Event, HostOptions, Hub, StopSignal, Transport};
+use crate::host::{Event, HostOptions, Hub, Transport};
+use crate::transport::dial::{dial, display_target};
 use crate::transport::peer;
 use crate::Error;
-
-/// The longest a connection attempt blocks before it looks at the stop signal.
-const CONNECT_SLICE: Duration = Duration::from_millis(250);
 
 /// Starts the connector thread.
 pub(crate) fn start(
@@ -70,7 +67,7 @@ fn connect_with_retries(hub: &Hub, config: &TcpClientConfig, target: &str) -> Op
     let mut retries = 0u64;
     loop {
         log::info!("connecting to {target}");
-        let failure = match dial(config, &hub.stop) {
+        let failure = match dial(&config.host, config.port, config.connect_timeout, &hub.stop) {
             Ok(stream) => return Some(stream),
             Err(failure) => failure,
         };
@@ -94,59 +91,5 @@ fn connect_with_retries(hub: &Hub, config: &TcpClientConfig, target: &str) -> Op
         if hub.stop.sleep(config.retry.interval) {
             return None;
         }
-    }
-}
-
-/// One attempt: every address the host resolves to, IPv4 and IPv6, in the resolver's order.
-fn dial(config: &TcpClientConfig, stop: &StopSignal) -> Result<TcpStream, String> {
-    let addresses: Vec<SocketAddr> = (config.host.as_str(), config.port)
-        .to_socket_addrs()
-        .map_err(|error| format!("cannot resolve {}: {error}", config.host))?
-        .collect();
-    let mut failures = Vec::new();
-    for address in addresses {
-        match connect_unless_stopped(address, config.connect_timeout, stop) {
-            Ok(stream) => return Ok(stream),
-            Err(error) => failures.push(format!("{address}: {error}")),
-        }
-        if stop.is_stopped() {
-            break;
-        }
-    }
-    if failures.is_empty() {
-        return Err(format!("{} resolves to no address", config.host));
-    }
-    Err(failures.join("; "))
-}
-
-fn connect_unless_stopped(
-    address: SocketAddr,
-    timeout: Duration,
-    stop: &StopSignal,
-) -> std::io::Result<TcpStream> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match TcpStream::connect_timeout(
-            &address,
-            left.min(CONNECT_SLICE).max(Duration::from_millis(1)),
-        ) {
-            Err(error)
-                if error.kind() == std::io::ErrorKind::TimedOut
-                    && !left.is_zero()
-                    && !stop.is_stopped() =>
-            {
-                continue
-            }
-            result => return result,
-        }
-    }
-}
-
-fn display_target(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }

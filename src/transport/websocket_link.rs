@@ -1,0 +1,423 @@
+//! One WebSocket connection on blocking sockets, read and written at once without polling.
+//!
+//! A tungstenite `WebSocket` (and a TLS stream under it) cannot be read and written from two
+//! threads, and a TLS stream cannot be cloned. So a reader thread does blocking reads on a clone of
+//! the raw socket and forwards the bytes over a channel, and one owner thread holds the WebSocket
+//! over a [`Link`]: reads serve the forwarded bytes (`WouldBlock` when none are buffered), writes go
+//! straight to the raw socket. The owner waits on incoming bytes, the host's outbound queue and the
+//! stop signal at once, so a message the host sends leaves at once and an idle connection sleeps.
+//!
+//! Client and server differ only in how the connection is made; from the handshake on, this module
+//! serves both.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::{select, Receiver, Sender};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
+
+use crate::codec::{DecodeError, Item, LineDecoder};
+use crate::host::{DisconnectReason, Event, HostOptions, Hub, PeerId, PeerShared, Transport, Wire};
+
+/// Bytes asked for in one read of the raw socket.
+const READ_SIZE: usize = 32 * 1024;
+/// Reads the reader thread may have forwarded before the owner takes them; beyond this it waits,
+/// and TCP slows the peer down.
+const FORWARDED_READS: usize = 16;
+/// Outbound messages written before one flush, so a burst costs few system calls.
+const FRAMES_PER_FLUSH: usize = 256;
+
+/// The byte stream under TLS and WebSocket: reads come from the reader thread, writes go to the
+/// socket.
+pub(crate) struct Link {
+    socket: TcpStream,
+    buffered: Vec<u8>,
+    position: usize,
+    ended: bool,
+}
+
+impl Link {
+    pub(crate) fn new(socket: TcpStream) -> Self {
+        Link {
+            socket,
+            buffered: Vec::new(),
+            position: 0,
+            ended: false,
+        }
+    }
+
+    /// Adds bytes the reader thread forwarded.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        if self.position == self.buffered.len() {
+            self.buffered.clear();
+            self.position = 0;
+        }
+        self.buffered.extend_from_slice(bytes);
+    }
+
+    /// The socket has no more to read: reads return end-of-stream once the buffer is empty.
+    pub(crate) fn end(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        let available = &self.buffered[self.position..];
+        if available.is_empty() {
+            return if self.ended {
+                Ok(0)
+            } else {
+                Err(ErrorKind::WouldBlock.into())
+            };
+        }
+        let count = available.len().min(into.len());
+        into[..count].copy_from_slice(&available[..count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.socket.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush()
+    }
+}
+
+/// A stream with a [`Link`] at its bottom, to feed it: the link itself, or TLS over it.
+pub(crate) trait OverLink: Read + Write {
+    fn link(&mut self) -> &mut Link;
+}
+
+impl OverLink for Link {
+    fn link(&mut self) -> &mut Link {
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl OverLink for native_tls::TlsStream<Link> {
+    fn link(&mut self) -> &mut Link {
+        self.get_mut()
+    }
+}
+
+/// The reader thread of one connection. Dropping it closes the socket and joins the thread, on
+/// every path out of a connection, handshake failures included.
+pub(crate) struct Reader {
+    chunks: Option<Receiver<Vec<u8>>>,
+    owner_alive: Option<Sender<()>>,
+    socket: TcpStream,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reader {
+    /// Starts reading `socket` on a thread of its own.
+    pub(crate) fn start(
+        socket: &TcpStream,
+        name: String,
+        options: HostOptions,
+    ) -> io::Result<Reader> {
+        let (forward, chunks) = crossbeam_channel::bounded(FORWARDED_READS);
+        let (owner_alive, owner_gone) = crossbeam_channel::bounded::<()>(0);
+        let mut reading = socket.try_clone()?;
+        let thread = thread::Builder::new().name(name).spawn(move || {
+            let mut buffer = vec![0; READ_SIZE];
+            loop {
+                match reading.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => {
+                        if forward.send(buffer[..read].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                    Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+            drop(forward);
+            // The owner now writes what is still queued and closes; if it is stuck writing to a
+            // peer that does not read, shutting the socket down after the flush timeout wakes it.
+            let _ = owner_gone.recv_timeout(options.flush_timeout);
+            let _ = reading.shutdown(Shutdown::Both);
+        })?;
+        Ok(Reader {
+            chunks: Some(chunks),
+            owner_alive: Some(owner_alive),
+            socket: socket.try_clone()?,
+            thread: Some(thread),
+        })
+    }
+
+    /// The forwarded reads; disconnected once the socket has no more.
+    pub(crate) fn chunks(&self) -> &Receiver<Vec<u8>> {
+        self.chunks.as_ref().expect("present until dropped")
+    }
+
+    /// Waits for the next read until `deadline`, unless the host stops first. `Ok(None)` is the end
+    /// of the stream.
+    pub(crate) fn next_before(
+        &self,
+        deadline: Instant,
+        stop: &Receiver<()>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        select! {
+            recv(self.chunks()) -> chunk => Ok(chunk.ok()),
+            recv(stop) -> _ => Err("shutting down".to_owned()),
+            default(deadline.saturating_duration_since(Instant::now())) => {
+                Err("timed out waiting for the server's answer".to_owned())
+            }
+        }
+    }
+}
+
+impl Reader {
+    /// Waits for the next bytes until `deadline` and gives them to `link`; the end of the stream
+    /// ends the link. For handshakes, which must wait for the far side's answer.
+    pub(crate) fn feed(
+        &self,
+        link: &mut Link,
+        deadline: Instant,
+        stop: &Receiver<()>,
+    ) -> Result<(), String> {
+        match self.next_before(deadline, stop)? {
+            Some(bytes) => link.feed(&bytes),
+            None => link.end(),
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        drop(self.chunks.take());
+        drop(self.owner_alive.take());
+        let _ = self.socket.shutdown(Shutdown::Both);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Tungstenite's limits for a connection, from the largest frame and message accepted.
+pub(crate) fn websocket_config(max_frame_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(Some(max_frame_size))
+        .max_message_size(Some(max_frame_size.max(1 << 16)))
+}
+
+/// What a finished handshake hands over to [`serve`].
+pub(crate) struct Established<S: OverLink> {
+    pub websocket: WebSocket<S>,
+    pub reader: Reader,
+    pub socket: TcpStream,
+    pub address: SocketAddr,
+}
+
+/// Serves an established WebSocket until it ends; returns why it ended.
+pub(crate) fn serve<S: OverLink>(
+    hub: &Hub,
+    id: PeerId,
+    connection: Established<S>,
+    transport: Transport,
+    max_line_length: usize,
+    description: &str,
+) -> DisconnectReason {
+    let Established {
+        mut websocket,
+        reader,
+        socket,
+        address,
+    } = connection;
+    let shared = Arc::new(PeerShared::new(id, address, transport, socket));
+    let outbox = hub.register(Arc::clone(&shared));
+    if hub.stop.is_stopped() {
+        shared.note_reason(DisconnectReason::ShutDown);
+    }
+    log::info!("{id} connected: {description} ({transport})");
+    hub.emit(Event::Connected {
+        peer: id,
+        address,
+        transport,
+    });
+
+    let mut decoder = LineDecoder::with_max_line_length(max_line_length);
+    let mut inbound = Inbound {
+        hub,
+        id,
+        decode_errors: 0,
+    };
+    let ended_by = loop {
+        if let Some(reason) = shared.reason() {
+            break reason;
+        }
+        select! {
+            recv(reader.chunks()) -> chunk => {
+                match chunk {
+                    Ok(bytes) => websocket.get_mut().link().feed(&bytes),
+                    Err(_) => websocket.get_mut().link().end(),
+                }
+                if let Some(reason) = inbound.read_frames(&mut websocket, &mut decoder) {
+                    break reason;
+                }
+            }
+            recv(outbox) -> wire => {
+                let Ok(wire) = wire else { break DisconnectReason::ShutDown };
+                if let Err(reason) = write_frames(&mut websocket, Some(wire), &outbox, &shared) {
+                    break reason;
+                }
+            }
+            recv(hub.stop.receiver()) -> _ => break DisconnectReason::ShutDown,
+        }
+    };
+    shared.note_reason(ended_by);
+    hub.unregister(id);
+    let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
+    if matches!(reason, DisconnectReason::ShutDown) {
+        // Send what the host queued before it shut down, then say goodbye as the protocol asks.
+        let _ = write_frames(&mut websocket, None, &outbox, &shared);
+        let _ = websocket.close(None);
+        let _ = websocket.flush();
+    }
+    drop(reader);
+    match reason {
+        DisconnectReason::ClosedByPeer
+        | DisconnectReason::ShutDown
+        | DisconnectReason::DisconnectedByHost => {
+            log::info!("{id} {address} disconnected: {reason}")
+        }
+        _ => log::warn!("{id} {address} disconnected: {reason}"),
+    }
+    hub.emit(Event::Disconnected {
+        peer: id,
+        address,
+        reason: reason.clone(),
+    });
+    reason
+}
+
+/// Hands decoded items to the host.
+struct Inbound<'h> {
+    hub: &'h Hub,
+    id: PeerId,
+    decode_errors: u64,
+}
+
+impl Inbound<'_> {
+    /// Reads every complete frame the link holds, decoding text and binary frames alike into one
+    /// stream of lines. Returns why the connection ends, if it does.
+    fn read_frames<S: OverLink>(
+        &mut self,
+        websocket: &mut WebSocket<S>,
+        decoder: &mut LineDecoder,
+    ) -> Option<DisconnectReason> {
+        loop {
+            let payload = match websocket.read() {
+                Ok(Message::Text(text)) => text.as_bytes().to_vec(),
+                Ok(Message::Binary(bytes)) => bytes.to_vec(),
+                Ok(Message::Close(frame)) => {
+                    if let Some(frame) = frame {
+                        log::info!(
+                            "{}: the far side closes: {} {}",
+                            self.id,
+                            frame.code,
+                            frame.reason
+                        );
+                    }
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                    // Pongs to the pings just read are queued; send them.
+                    let _ = websocket.flush();
+                    return None;
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    self.finish(decoder);
+                    return Some(DisconnectReason::ClosedByPeer);
+                }
+                Err(tungstenite::Error::Capacity(error)) => {
+                    return Some(DisconnectReason::ReadFailed(format!(
+                        "frame too large: {error}"
+                    )))
+                }
+                Err(error) => return Some(DisconnectReason::ReadFailed(error.to_string())),
+            };
+            let mut host_listening = true;
+            decoder.decode(&payload, |item| host_listening &= self.deliver(item));
+            if !host_listening {
+                return Some(DisconnectReason::ShutDown);
+            }
+        }
+    }
+
+    fn finish(&mut self, decoder: &mut LineDecoder) {
+        decoder.finish(|item| {
+            self.deliver(item);
+        });
+    }
+
+    fn deliver(&mut self, item: Result<Item<'_>, DecodeError>) -> bool {
+        let event = match item {
+            Ok(item) => Event::Item {
+                peer: self.id,
+                item: item.into_owned(),
+            },
+            Err(error) => {
+                self.decode_errors += 1;
+                if self.decode_errors.is_power_of_two() {
+                    log::warn!(
+                        "{}: {error} ({} decode errors from this peer so far)",
+                        self.id,
+                        self.decode_errors
+                    );
+                }
+                Event::DecodeError {
+                    peer: self.id,
+                    error,
+                }
+            }
+        };
+        self.hub.emit(event)
+    }
+}
+
+/// Writes `first` and whatever else is queued, one frame per message as the original sends them,
+/// then flushes once.
+fn write_frames<S: OverLink>(
+    websocket: &mut WebSocket<S>,
+    first: Option<Wire>,
+    outbox: &Receiver<Wire>,
+    shared: &PeerShared,
+) -> Result<(), DisconnectReason> {
+    let mut next = first.or_else(|| outbox.try_recv().ok());
+    let mut written = 0;
+    while let Some(wire) = next {
+        shared.queued_bytes.fetch_sub(wire.len(), Ordering::Relaxed);
+        let message = match std::str::from_utf8(&wire) {
+            Ok(text) => Message::text(text),
+            Err(_) => Message::binary(wire.to_vec()),
+        };
+        websocket
+            .write(message)
+            .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))?;
+        written += 1;
+        next = if written < FRAMES_PER_FLUSH {
+            outbox.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    websocket
+        .flush()
+        .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
+}
