@@ -333,7 +333,11 @@ impl Inbound<'_> {
                             frame.reason
                         );
                     }
-                    continue;
+                    // Tungstenite has queued the reply; send it and end here rather than wait for
+                    // the far side to drop the connection, which the protocol allows.
+                    let _ = websocket.flush();
+                    self.finish(decoder);
+                    return Some(DisconnectReason::ClosedByPeer);
                 }
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {

@@ -1,0 +1,440 @@
+//! The WebSocket transports over loopback: the client against this crate's server and against a bare
+//! tungstenite server written here, plain and TLS.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mmdagent_remote::{
+    Config, DisconnectReason, Event, Item, Message, Remote, RetryLimit, Transport,
+    WebSocketClientConfig, WebSocketServerConfig,
+};
+use support::{accept, message, next_message, wait_for, WAIT};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::StatusCode;
+use tungstenite::{Message as Frame, WebSocket};
+
+fn client_config(address: SocketAddr, path: &str, retries: RetryLimit) -> Config {
+    let mut client = WebSocketClientConfig::new(address.ip().to_string(), address.port(), path);
+    client.retry.limit = retries;
+    client.retry.interval = Duration::from_millis(50);
+    client.connect_timeout = WAIT;
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    config
+}
+
+fn start_server(configure: impl FnOnce(&mut WebSocketServerConfig)) -> (Remote, SocketAddr) {
+    let mut server = WebSocketServerConfig::new(0);
+    configure(&mut server);
+    let mut config = Config::default();
+    config.websocket_server = Some(server);
+    let remote = Remote::start(&config).expect("WebSocket server starts");
+    let address = remote.websocket_addr().expect("its address");
+    (remote, address)
+}
+
+fn connected(remote: &Remote, what: &str) {
+    wait_for(remote, what, |event| {
+        matches!(event, Event::Connected { .. }).then_some(())
+    });
+}
+
+/// What a bare tungstenite server saw of the upgrade request.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    path: String,
+    app_type: Option<String>,
+}
+
+/// Accepts one agent on a bare tungstenite server, answering the upgrade with `status` (101 goes
+/// on to a WebSocket).
+fn bare_accept(listener: &TcpListener, status: StatusCode) -> (Option<WebSocket<TcpStream>>, Seen) {
+    let stream = accept(listener);
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut seen = Seen::default();
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
+    let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        seen.path = request.uri().path().to_owned();
+        seen.app_type = request
+            .headers()
+            .get("X-App-Type")
+            .map(|value| value.to_str().unwrap().to_owned());
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            Ok(response)
+        } else {
+            let mut refusal = ErrorResponse::new(None);
+            *refusal.status_mut() = status;
+            Err(refusal)
+        }
+    };
+    let websocket = tungstenite::accept_hdr(stream, callback).ok();
+    (websocket, seen)
+}
+
+/// Reads the next data frame's text from a bare server's socket.
+fn bare_read_text(websocket: &mut WebSocket<TcpStream>) -> String {
+    loop {
+        match websocket.read().expect("a frame") {
+            Frame::Text(text) => return text.to_string(),
+            Frame::Binary(bytes) => return String::from_utf8(bytes.to_vec()).unwrap(),
+            _ => continue,
+        }
+    }
+}
+
+#[test]
+fn client_and_bare_server_exchange_messages_and_the_request_is_the_originals() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/chat",
+        RetryLimit::Attempts(0),
+    ))
+    .unwrap();
+    let (websocket, seen) = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS);
+    let mut websocket = websocket.expect("upgraded");
+    assert_eq!(seen.path, "/chat");
+    assert_eq!(seen.app_type.as_deref(), Some("MMDAgent"));
+    wait_for(&remote, "Connected", |event| {
+        matches!(
+            event,
+            Event::Connected {
+                transport: Transport::WebSocketClient,
+                ..
+            }
+        )
+        .then_some(())
+    });
+
+    remote.send(&message("MESSAGE", "aaa|bbb")).unwrap();
+    assert_eq!(
+        bare_read_text(&mut websocket),
+        "MESSAGE|aaa|bbb\n",
+        "one text frame, newline included"
+    );
+
+    // Several lines in one frame, a line across frames, and a binary frame: one stream of lines.
+    websocket.send(Frame::text("A|1\nB|2\nC|")).unwrap();
+    websocket.send(Frame::text("3\n")).unwrap();
+    websocket.send(Frame::binary(b"D|4\n".to_vec())).unwrap();
+    for expected in ["A|1", "B|2", "C|3", "D|4"] {
+        assert_eq!(next_message(&remote), expected);
+    }
+}
+
+#[test]
+fn an_audio_chunk_in_a_binary_frame_arrives_intact() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/",
+        RetryLimit::Attempts(0),
+    ))
+    .unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    let samples: Vec<u8> = (0..1280u32).map(|n| (n * 7 % 256) as u8).collect();
+    let mut frame = b"SNDFILE\nSND1280".to_vec();
+    frame.extend_from_slice(&samples);
+    frame.extend_from_slice(b"SNDBRKS\n");
+    websocket.send(Frame::binary(frame)).unwrap();
+    let mut items = Vec::new();
+    while items.len() < 3 {
+        if let (Some(item), _) = wait_for(&remote, "audio items", |event| match event {
+            Event::Item { item, .. } => Some(Some(item.clone())),
+            _ => None,
+        }) {
+            items.push(item);
+        }
+    }
+    assert_eq!(
+        items[0],
+        Item::AudioControl(mmdagent_remote::AudioControl::File)
+    );
+    assert_eq!(items[1], Item::AudioChunk(samples.into()));
+    assert_eq!(
+        items[2],
+        Item::AudioControl(mmdagent_remote::AudioControl::Break)
+    );
+}
+
+#[test]
+fn pings_are_answered_with_the_same_payload() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/",
+        RetryLimit::Attempts(0),
+    ))
+    .unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    websocket
+        .send(Frame::Ping(b"are you there".to_vec().into()))
+        .unwrap();
+    websocket.send(Frame::Ping(Vec::new().into())).unwrap();
+    let mut pongs = Vec::new();
+    while pongs.len() < 2 {
+        if let Frame::Pong(payload) = websocket.read().expect("a pong") {
+            pongs.push(payload.to_vec());
+        }
+    }
+    assert_eq!(pongs, [b"are you there".to_vec(), Vec::new()]);
+}
+
+#[test]
+fn a_taken_channel_moves_the_client_to_the_next() {
+    let (server, address) = start_server(|server| {
+        server.path = Some("/chat".to_owned());
+        server.exclusive_paths = true;
+    });
+    let first = Remote::start(&client_config(address, "/chat", RetryLimit::Attempts(0))).unwrap();
+    connected(&first, "the first agent");
+    connected(&server, "the first agent at the server");
+    let second = Remote::start(&client_config(address, "/chat", RetryLimit::Attempts(3))).unwrap();
+    connected(&second, "the second agent, on another channel");
+
+    // The bare server shows which path the client asked for after a 429.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let third = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/chat",
+        RetryLimit::Attempts(1),
+    ))
+    .unwrap();
+    let (refused, seen) = bare_accept(&listener, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.is_none());
+    assert_eq!(seen.path, "/chat");
+    let (accepted, seen) = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS);
+    assert!(accepted.is_some());
+    assert_eq!(seen.path, "/chat-1");
+    connected(&third, "the third agent");
+}
+
+#[test]
+fn running_out_of_retries_gives_up_naming_the_http_status() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/nowhere",
+        RetryLimit::Attempts(1),
+    ))
+    .unwrap();
+    for _ in 0..2 {
+        let (websocket, _) = bare_accept(&listener, StatusCode::NOT_FOUND);
+        assert!(websocket.is_none());
+    }
+    let (reason, _) = wait_for(&remote, "GaveUp", |event| match event {
+        Event::GaveUp {
+            transport: Transport::WebSocketClient,
+            reason,
+            ..
+        } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.contains("404"), "{reason}");
+
+    let unused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let remote = Remote::start(&client_config(unused, "/", RetryLimit::Attempts(0))).unwrap();
+    let (reason, _) = wait_for(&remote, "GaveUp", |event| match event {
+        Event::GaveUp { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.contains("refused"), "{reason}");
+}
+
+#[test]
+fn the_client_reconnects_when_its_server_restarts() {
+    let (server, address) = start_server(|_| {});
+    let client = Remote::start(&client_config(address, "/chat", RetryLimit::Forever)).unwrap();
+    connected(&client, "first connection");
+    drop(server);
+    wait_for(&client, "the loss", |event| {
+        matches!(event, Event::Disconnected { .. }).then_some(())
+    });
+
+    let mut again = WebSocketServerConfig::new(address.port());
+    again.bind_address = address.ip();
+    let mut config = Config::default();
+    config.websocket_server = Some(again);
+    let server = Remote::start(&config).expect("rebind the same port");
+    connected(&client, "second connection");
+    connected(&server, "the agent back at the server");
+    client.send(&message("AGAIN", "1")).unwrap();
+    assert_eq!(next_message(&server), "AGAIN|1");
+    server.send(&message("BACK", "2")).unwrap();
+    assert_eq!(next_message(&client), "BACK|2");
+}
+
+#[test]
+fn a_frame_over_the_limit_ends_the_connection_and_the_client_comes_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = client_config(listener.local_addr().unwrap(), "/", RetryLimit::Forever);
+    config.websocket_client.as_mut().unwrap().max_frame_size = 8192;
+    let remote = Remote::start(&config).unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    websocket.send(Frame::text("x".repeat(100_000))).unwrap();
+    let (reason, _) = wait_for(&remote, "Disconnected", |event| match event {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(&reason, DisconnectReason::ReadFailed(why) if why.contains("too large")),
+        "{reason:?}"
+    );
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected again");
+    websocket.send(Frame::text("STILL|alive\n")).unwrap();
+    assert_eq!(next_message(&remote), "STILL|alive");
+}
+
+#[test]
+fn the_far_side_closing_or_resetting_ends_the_connection_with_a_reason() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/",
+        RetryLimit::Forever,
+    ))
+    .unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    websocket.close(None).unwrap();
+    let _ = websocket.flush();
+    let (reason, _) = wait_for(&remote, "closed", |event| match event {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(reason, DisconnectReason::ClosedByPeer);
+    while websocket.read().is_ok() {} // let the close handshake finish
+
+    let websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected again");
+    drop(websocket); // the TCP connection goes without a closing handshake
+    let (reason, _) = wait_for(&remote, "reset", |event| match event {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(reason, DisconnectReason::ReadFailed(_)),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn a_hundred_thousand_numbered_messages_each_way_arrive_once_in_order() {
+    const COUNT: usize = 100_000;
+    let (server, address) = start_server(|_| {});
+    let client = Remote::start(&client_config(address, "/chat", RetryLimit::Attempts(0))).unwrap();
+    connected(&client, "client");
+    connected(&server, "server");
+    let receive = |remote: &Remote, name: &str| {
+        for expected in 0..COUNT {
+            match remote.recv_timeout(WAIT).expect("messages keep coming") {
+                Event::Item {
+                    item: Item::Message(message),
+                    ..
+                } => {
+                    assert_eq!(
+                        (message.name(), message.args()),
+                        (name, expected.to_string().as_str())
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for number in 0..COUNT {
+                client
+                    .send(&Item::Message(Message::new("UP", number.to_string())))
+                    .unwrap();
+            }
+        });
+        scope.spawn(|| {
+            for number in 0..COUNT {
+                server
+                    .send(&Item::Message(Message::new("DOWN", number.to_string())))
+                    .unwrap();
+            }
+        });
+        scope.spawn(|| receive(&server, "UP"));
+        receive(&client, "DOWN");
+    });
+    assert_eq!(
+        client.stats().slow_peers_disconnected + server.stats().slow_peers_disconnected,
+        0
+    );
+}
+
+fn test_data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn wss_works_with_the_test_ca_and_fails_clearly_without_it() {
+    let (server, address) = start_server(|server| {
+        server.tls = Some(mmdagent_remote::TlsIdentity::new(
+            test_data("server.pem"),
+            test_data("server.key"),
+        ));
+    });
+    let wss = |ca: Option<PathBuf>| {
+        let mut client = WebSocketClientConfig::new("localhost", address.port(), "/secure");
+        client.tls = true;
+        client.ca_file = ca;
+        client.connect_timeout = WAIT;
+        let mut config = Config::default();
+        config.websocket_client = Some(client);
+        Remote::start(&config).unwrap()
+    };
+    let trusted = wss(Some(test_data("ca.pem")));
+    connected(&trusted, "wss with the CA");
+    connected(&server, "the wss agent");
+    trusted.send(&message("SECURE", "hello")).unwrap();
+    assert_eq!(next_message(&server), "SECURE|hello");
+    server.send(&message("SECURE", "back")).unwrap();
+    assert_eq!(next_message(&trusted), "SECURE|back");
+
+    let untrusted = wss(None);
+    let (reason, _) = wait_for(&untrusted, "GaveUp", |event| match event {
+        Event::GaveUp { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.contains("certificate"), "{reason}");
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn wss_without_the_tls_feature_is_refused_at_start() {
+    let mut config = Config::default();
+    let mut client = WebSocketClientConfig::new("localhost", 443, "/");
+    client.tls = true;
+    config.websocket_client = Some(client);
+    let error = Remote::start(&config).unwrap_err();
+    assert!(error.to_string().contains("`tls` feature"), "{error}");
+    let _ = test_data("ca.pem");
+}
