@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use mmdagent_remote::{
     Config, Event, HostOptions, Remote, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig,
+    WebSocketClientConfig, WebSocketServerConfig,
 };
 use support::{eventually, library_threads, message, wait_for, within};
 
@@ -27,12 +28,18 @@ fn client(address: SocketAddr) -> TcpClientConfig {
     client
 }
 
-fn shut_down_promptly(remote: Remote, state: &str) {
+/// Shuts down within `PROMPT`, or fails the test.
+fn shut_down_in_time(remote: Remote, state: &str) {
     let started = Instant::now();
     within(PROMPT, state, move || remote.shutdown())
         .unwrap_or_else(|error| panic!("{state}: {error}"));
     let took = started.elapsed();
     assert!(took < PROMPT, "{state}: shutdown took {took:?}");
+}
+
+/// Shuts down the last handle in time and checks that no library thread is left.
+fn shut_down_promptly(remote: Remote, state: &str) {
+    shut_down_in_time(remote, state);
     let left = library_threads();
     assert!(
         left.is_empty(),
@@ -130,6 +137,47 @@ fn shutdown_is_prompt_in_every_state_and_leaves_no_thread() {
         }
         None => eprintln!("skipped the blocked-connect case: could not fill an accept queue here"),
     }
+
+    // A WebSocket server with an agent, and that agent's client, each with a message queued.
+    let mut server = WebSocketServerConfig::new(0);
+    server.bind_address = "127.0.0.1".parse().unwrap();
+    let mut config = Config::default();
+    config.websocket_server = Some(server);
+    let server = Remote::start(&config).unwrap();
+    let address = server.websocket_addr().unwrap();
+    let mut client = WebSocketClientConfig::new("127.0.0.1", address.port(), "/chat");
+    client.retry = RetryPolicy::new(RetryLimit::Forever);
+    client.retry.interval = LONG;
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    let agent = Remote::start(&config).unwrap();
+    wait_for(&server, "the agent", |event| {
+        matches!(event, Event::Connected { .. }).then_some(())
+    });
+    wait_for(&agent, "the server", |event| {
+        matches!(event, Event::Connected { .. }).then_some(())
+    });
+    agent.send(&message("LAST", "words")).unwrap();
+    shut_down_in_time(agent, "WebSocket client connected");
+    assert_eq!(
+        support::next_message(&server),
+        "LAST|words",
+        "queued frames are sent before closing"
+    );
+    server.send(&message("BYE", "")).unwrap();
+    shut_down_promptly(server, "WebSocket server with an agent");
+
+    // A WebSocket client waiting for an upgrade answer that never comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client =
+        WebSocketClientConfig::new("127.0.0.1", silent.local_addr().unwrap().port(), "/");
+    client.connect_timeout = LONG;
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    let agent = Remote::start(&config).unwrap();
+    let _held = support::accept(&silent);
+    std::thread::sleep(Duration::from_millis(200));
+    shut_down_promptly(agent, "WebSocket client in the upgrade");
 
     // Dropping the handle does the same as shutdown.
     let remote = Remote::start(&config_with_server()).unwrap();
