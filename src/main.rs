@@ -81,11 +81,8 @@ fn show(event: &Event) {
             format!("REMOTE_EVENT_DISCONNECTED|{}", address.ip())
         }
         Event::Item { item, .. } => match item {
-            Item::Message(message) => message.to_string(),
-            Item::Avatar(command) => command.to_string(),
-            Item::AudioControl(control) => control.name().to_owned(),
-            Item::RelayPeerDisconnected => "__peer_disconnected__".to_owned(),
-            _ => return,
+            Item::AudioChunk(_) => return,
+            line => line.to_string(),
         },
         _ => return,
     };

@@ -65,6 +65,20 @@ impl<'a> Item<'a> {
     }
 }
 
+/// The item as its line on the wire, without line end; an audio chunk shows as its header alone
+/// (`SND1280`), not its bytes.
+impl fmt::Display for Item<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Item::Message(message) => message.fmt(f),
+            Item::Avatar(command) => command.fmt(f),
+            Item::AudioChunk(bytes) => write!(f, "SND{:04}", bytes.len()),
+            Item::AudioControl(control) => f.write_str(control.name()),
+            Item::RelayPeerDisconnected => f.write_str(PEER_DISCONNECTED_LINE),
+        }
+    }
+}
+
 /// Splits off `prefix` without copying a borrowed line; an owned line (rare: only after invalid
 /// UTF-8 was replaced) is copied.
 fn strip_prefix_cow<'a>(line: &Cow<'a, str>, prefix: &str) -> Option<Cow<'a, str>> {
@@ -556,6 +570,24 @@ mod tests {
         assert_eq!(
             line("__peer_disconnected__x"),
             Item::Message(Message::new("__peer_disconnected__x", ""))
+        );
+    }
+
+    #[test]
+    fn items_display_as_their_wire_lines() {
+        assert_eq!(line("A|b").to_string(), "A|b");
+        assert_eq!(line("__AV_ACTION,3").to_string(), "__AV_ACTION,3");
+        assert_eq!(
+            Item::AudioControl(AudioControl::Break).to_string(),
+            "SNDBRKS"
+        );
+        assert_eq!(
+            Item::AudioChunk(vec![0; 1280].into()).to_string(),
+            "SND1280"
+        );
+        assert_eq!(
+            Item::RelayPeerDisconnected.to_string(),
+            "__peer_disconnected__"
         );
     }
 

@@ -340,7 +340,9 @@ impl Remote {
         Ok(Wire::from(bytes))
     }
 
-    /// Closes one peer's connection; a [`Event::Disconnected`] follows. Fails if it is not connected.
+    /// Closes one peer's connection after writing what is queued for it (for at most
+    /// [`HostOptions::flush_timeout`]); a [`Event::Disconnected`] follows. Fails if it is not
+    /// connected.
     pub fn disconnect(&self, peer: PeerId) -> Result<(), Error> {
         let found = self
             .hub
@@ -349,7 +351,8 @@ impl Remote {
             .find(|shared| shared.id == peer);
         match found {
             Some(shared) => {
-                shared.close(DisconnectReason::DisconnectedByHost);
+                shared.note_reason(DisconnectReason::DisconnectedByHost);
+                shared.stop_reading();
                 Ok(())
             }
             None => Err(Error::NoSuchPeer(peer)),

@@ -282,9 +282,16 @@ pub(crate) fn serve<S: OverLink>(
     shared.note_reason(ended_by);
     hub.unregister(id);
     let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
-    if matches!(reason, DisconnectReason::ShutDown) {
-        // Send what the host queued before it shut down, then say goodbye as the protocol asks.
-        let _ = write_frames(&mut websocket, None, &outbox, &shared);
+    if matches!(
+        reason,
+        DisconnectReason::ShutDown | DisconnectReason::DisconnectedByHost
+    ) {
+        // Send what the host queued before it closed, then say goodbye as the protocol asks.
+        while !outbox.is_empty() {
+            if write_frames(&mut websocket, None, &outbox, &shared).is_err() {
+                break;
+            }
+        }
         let _ = websocket.close(None);
         let _ = websocket.flush();
     }
