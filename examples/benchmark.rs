@@ -13,13 +13,19 @@
 //!   `BufRead::read_until(b'\n')` loop over the same bytes through a `BufReader` of the same size.
 //! - `idle`: CPU time and thread wake-ups of an idle TCP server with 20 peers and a connected TCP
 //!   client, against the same process idling without the library (Linux: reads `/proc`).
+//! - `websocket`: for ws and wss, the round trip of a message sent while the connection is idle
+//!   (client to server and back, both this crate), against the round trip of a plain TCP socket
+//!   ping-pong; and the CPU time and wake-ups of the idle connection.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use mmdagent_remote::{Config, Event, Item, LineDecoder, Remote, TcpClientConfig, TcpServerConfig};
+use mmdagent_remote::{
+    Config, Event, Item, LineDecoder, Remote, TcpClientConfig, TcpServerConfig,
+    WebSocketClientConfig, WebSocketServerConfig,
+};
 
 const READ_SIZE: usize = 8192;
 const STREAM_BYTES: usize = 64 << 20;
@@ -38,6 +44,141 @@ fn main() {
     }
     if wanted("idle") {
         idle();
+    }
+    if wanted("websocket") {
+        websocket();
+    }
+}
+
+const ROUND_TRIPS: usize = 500;
+
+/// Median and 99th percentile of a set of durations, in microseconds.
+fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
+    times.sort_unstable();
+    let at =
+        |fraction: f64| times[((times.len() - 1) as f64 * fraction) as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+/// Round trips of a 16-byte message on a plain TCP socket pair, each after a pause so both ends are
+/// idle: the floor any transport on this machine stands on.
+fn tcp_ping_pong() -> Vec<Duration> {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (mut server, _) = listener.accept().expect("accept");
+    client.set_nodelay(true).expect("nodelay");
+    server.set_nodelay(true).expect("nodelay");
+    let echo = std::thread::spawn(move || {
+        let mut buffer = [0u8; 16];
+        while server.read_exact(&mut buffer).is_ok() {
+            if server.write_all(&buffer).is_err() {
+                return;
+            }
+        }
+    });
+    let mut buffer = [0u8; 16];
+    let times = (0..ROUND_TRIPS)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(2));
+            let start = Instant::now();
+            client.write_all(b"EVENT|0000000042").expect("write");
+            client.read_exact(&mut buffer).expect("read");
+            start.elapsed()
+        })
+        .collect();
+    drop(client);
+    let _ = echo.join();
+    times
+}
+
+/// A WebSocket server and a client of it, both this crate, connected; `tls` uses the test
+/// certificate in `tests/data`.
+fn websocket_pair(tls: bool) -> (Remote, Remote) {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut server = WebSocketServerConfig::new(0);
+    if tls {
+        server.tls = Some(mmdagent_remote::TlsIdentity::new(
+            data.join("server.pem"),
+            data.join("server.key"),
+        ));
+    }
+    let mut config = Config::default();
+    config.websocket_server = Some(server);
+    let server = Remote::start(&config).expect("server");
+    let mut client = WebSocketClientConfig::new(
+        "localhost",
+        server.websocket_addr().expect("address").port(),
+        "/chat",
+    );
+    client.tls = tls;
+    client.ca_file = tls.then(|| data.join("ca.pem"));
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    let client = Remote::start(&config).expect("client");
+    for remote in [&server, &client] {
+        loop {
+            match remote
+                .recv_timeout(Duration::from_secs(10))
+                .expect("connects")
+            {
+                Event::Connected { .. } => break,
+                Event::GaveUp { reason, .. } => panic!("cannot connect: {reason}"),
+                _ => {}
+            }
+        }
+    }
+    (server, client)
+}
+
+/// Round trips through the pair: the client sends, the server's host echoes, the client receives.
+fn websocket_round_trips(server: &Remote, client: &Remote) -> Vec<Duration> {
+    let next_message = |remote: &Remote| loop {
+        if let Event::Item {
+            item: Item::Message(_),
+            ..
+        } = remote
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a message")
+        {
+            return;
+        }
+    };
+    (0..ROUND_TRIPS)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(2));
+            let start = Instant::now();
+            client.send_message("EVENT", "0000000042").expect("send");
+            next_message(server);
+            server.send_message("EVENT", "0000000042").expect("send");
+            next_message(client);
+            start.elapsed()
+        })
+        .collect()
+}
+
+fn websocket() {
+    let (floor, floor_tail) = percentiles(tcp_ping_pong());
+    println!("websocket: {ROUND_TRIPS} round trips, each after 2 ms idle; both ends this crate, in one process");
+    println!("  plain TCP socket ping-pong (baseline):   median {floor:>7.1} us, p99 {floor_tail:>7.1} us");
+    for tls in [false, cfg!(feature = "tls")] {
+        let scheme = if tls { "wss" } else { "ws " };
+        let (server, client) = websocket_pair(tls);
+        let (median, tail) = percentiles(websocket_round_trips(&server, &client));
+        println!(
+            "  {scheme} round trip through both hosts:      median {median:>7.1} us, p99 {tail:>7.1} us  ({:.1}x the baseline; the original polls every 10 ms)",
+            median / floor
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some((ticks, wakeups)) = idle_cost(Duration::from_secs(3)) {
+            println!(
+                "  {scheme} idle connection for 3 s: {:.1} ms CPU, {wakeups} library thread wake-ups (the original: 7.6% of a core)",
+                ticks as f64 * 10.0
+            );
+        }
+        if !tls {
+            continue;
+        }
     }
 }
 
