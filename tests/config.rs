@@ -1859,9 +1859,17 @@ fn the_first_bad_value_in_load_order_is_the_one_reported() {
 #[test]
 fn keep_while_disconnected_is_zero_by_default_and_takes_a_count() {
     assert_eq!(ok("").keep_while_disconnected, 0);
-    assert_eq!(ok("Plugin_Remote_KeepWhileDisconnected=100").keep_while_disconnected, 100);
+    assert_eq!(
+        ok("Plugin_Remote_KeepWhileDisconnected=100").keep_while_disconnected,
+        100
+    );
     for bad in ["-1", "many", "1000001"] {
         let text = format!("Plugin_Remote_KeepWhileDisconnected={bad}");
-        assert_refused(&text, 1, "Plugin_Remote_KeepWhileDisconnected", &["not a number of messages"]);
+        assert_refused(
+            &text,
+            1,
+            "Plugin_Remote_KeepWhileDisconnected",
+            &["not a number of messages"],
+        );
     }
 }

@@ -167,6 +167,20 @@ fn shutdown_is_prompt_in_every_state_and_leaves_no_thread() {
     server.send(&message("BYE", "")).unwrap();
     shut_down_promptly(server, "WebSocket server with an agent");
 
+    // A WebSocket client in a retry pause.
+    let unused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut client = WebSocketClientConfig::new("127.0.0.1", unused.port(), "/");
+    client.retry = RetryPolicy::new(RetryLimit::Forever);
+    client.retry.interval = LONG;
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    let agent = Remote::start(&config).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    shut_down_promptly(agent, "WebSocket client retrying");
+
     // A WebSocket client waiting for an upgrade answer that never comes.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client =

@@ -438,3 +438,20 @@ fn wss_without_the_tls_feature_is_refused_at_start() {
     assert!(error.to_string().contains("`tls` feature"), "{error}");
     let _ = test_data("ca.pem");
 }
+
+#[test]
+fn the_server_turns_away_one_agent_over_its_limit() {
+    let (server, address) = start_server(|server| server.max_peers = 1);
+    let first = Remote::start(&client_config(address, "/", RetryLimit::Attempts(0))).unwrap();
+    connected(&first, "the first agent");
+    connected(&server, "the first agent at the server");
+    let second = Remote::start(&client_config(address, "/", RetryLimit::Attempts(0))).unwrap();
+    wait_for(&server, "Refused", |event| {
+        matches!(event, Event::Refused { max_peers: 1, .. }).then_some(())
+    });
+    wait_for(&second, "GaveUp", |event| {
+        matches!(event, Event::GaveUp { .. }).then_some(())
+    });
+    first.send(&message("STILL", "served")).unwrap();
+    assert_eq!(next_message(&server), "STILL|served");
+}
