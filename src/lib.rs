@@ -94,6 +94,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## WebSocket: the agent as client, the controller as server
+//!
+//! The agent connects to a controller's WebSocket server (`Plugin_Remote_Websocket_Host`, `_Port`,
+//! `_Directory`); the controller's side is a [`WebSocketServerConfig`], as the user guide's Python
+//! servers are. Each message travels as one text frame ending in a newline; wss works with the
+//! `tls` feature.
+//!
+//! ```
+//! use mmdagent_remote::{Config, Event, Item, Remote, WebSocketClientConfig, WebSocketServerConfig};
+//!
+//! // The controller: serves /chat on a free port of 127.0.0.1.
+//! let mut server = WebSocketServerConfig::new(0);
+//! server.path = Some("/chat".to_owned());
+//! let mut config = Config::default();
+//! config.websocket_server = Some(server);
+//! let controller = Remote::start(&config)?;
+//! let port = controller.websocket_addr().unwrap().port();
+//!
+//! // The agent: ws://127.0.0.1:<port>/chat, sending `X-App-Type: MMDAgent` as MMDAgent-EX does.
+//! let mut config = Config::default();
+//! config.websocket_client = Some(WebSocketClientConfig::new("127.0.0.1", port, "/chat"));
+//! let agent = Remote::start(&config)?;
+//!
+//! let connected = |remote: &Remote| remote.events().iter().any(|event| matches!(event, Event::Connected { .. }));
+//! assert!(connected(&controller) && connected(&agent));
+//! controller.send_message("TEST_MESSAGE", "")?;
+//! let received = agent.events().iter().find_map(|event| match event {
+//!     Event::Item { item: Item::Message(message), .. } => Some(message.to_string()),
+//!     _ => None,
+//! });
+//! assert_eq!(received.as_deref(), Some("TEST_MESSAGE"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Why blocking threads
 //!
 //! The users of this crate link it from synchronous programs, build it for small targets, and learn
