@@ -71,10 +71,7 @@ fn shutdown_is_prompt_in_every_state_and_leaves_no_thread() {
     shut_down_promptly(remote, "idle server");
 
     // Twenty peers connected, their readers blocked in read, and a client in a retry sleep.
-    let unused = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let unused = support::refused_address();
     config.tcp_client = Some(client(unused));
     let remote = Remote::start(&config).unwrap();
     let address = remote.local_addr().unwrap();
@@ -168,10 +165,7 @@ fn shutdown_is_prompt_in_every_state_and_leaves_no_thread() {
     shut_down_promptly(server, "WebSocket server with an agent");
 
     // A WebSocket client in a retry pause.
-    let unused = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let unused = support::refused_address();
     let mut client = WebSocketClientConfig::new("127.0.0.1", unused.port(), "/");
     client.retry = RetryPolicy::new(RetryLimit::Forever);
     client.retry.interval = LONG;

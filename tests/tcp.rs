@@ -270,10 +270,7 @@ fn client_reconnects_after_its_server_restarts() {
 
 #[test]
 fn retry_count_exhaustion_gives_up_with_an_event() {
-    let unused = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let unused = support::refused_address();
     let remote = Remote::start(&client_config(unused, RetryLimit::Attempts(2))).unwrap();
     let (reason, passed) = wait_for(&remote, "GaveUp", |event| match event {
         Event::GaveUp {

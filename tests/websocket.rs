@@ -241,10 +241,7 @@ fn running_out_of_retries_gives_up_naming_the_http_status() {
     });
     assert!(reason.contains("404"), "{reason}");
 
-    let unused = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let unused = support::refused_address();
     let remote = Remote::start(&client_config(unused, "/", RetryLimit::Attempts(0))).unwrap();
     let (reason, _) = wait_for(&remote, "GaveUp", |event| match event {
         Event::GaveUp { reason, .. } => Some(reason.clone()),

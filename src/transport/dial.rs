@@ -27,6 +27,11 @@ pub(crate) fn dial(
     let mut failures = Vec::new();
     for address in addresses {
         match connect_unless_stopped(address, timeout, stop) {
+            // With nothing listening on a local port, the kernel can pick that same port as the
+            // source and connect the socket to itself; retrying forever makes it likely.
+            Ok(stream) if is_connected_to_itself(&stream) => failures.push(format!(
+                "{address}: nothing listens there (the socket connected to itself)"
+            )),
             Ok(stream) => return Ok(stream),
             Err(error) => failures.push(format!("{address}: {error}")),
         }
@@ -62,6 +67,10 @@ fn connect_unless_stopped(
             result => return result,
         }
     }
+}
+
+fn is_connected_to_itself(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(local), Ok(peer)) if local == peer)
 }
 
 /// `host:port`, with an IPv6 address in brackets.

@@ -93,7 +93,11 @@ pub fn library_threads() -> Vec<String> {
 pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; library threads: {:?}",
+            library_threads()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -135,4 +139,16 @@ pub fn within<T: Send + 'static>(
     finished
         .recv_timeout(limit)
         .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
+}
+
+/// An address where nothing listens, so connecting is refused. The port comes from a listener on
+/// 127.0.0.1 that is let go, and the address is on 127.0.0.2: a client connecting there gets
+/// 127.0.0.1 as its source, so it can never be handed that same port and connect to itself (which
+/// Linux allows when source and destination match).
+pub fn refused_address() -> std::net::SocketAddr {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    std::net::SocketAddr::from(([127, 0, 0, 2], port))
 }
