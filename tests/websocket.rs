@@ -452,3 +452,28 @@ fn the_server_turns_away_one_agent_over_its_limit() {
     first.send(&message("STILL", "served")).unwrap();
     assert_eq!(next_message(&server), "STILL|served");
 }
+
+#[test]
+fn shutting_down_sends_what_is_queued_and_a_close_frame() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/",
+        RetryLimit::Attempts(0),
+    ))
+    .unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    remote.send(&message("GOODBYE", "")).unwrap();
+    support::within(WAIT, "shutdown", move || remote.shutdown()).unwrap();
+    assert_eq!(bare_read_text(&mut websocket), "GOODBYE\n");
+    loop {
+        match websocket.read() {
+            Ok(Frame::Close(_)) => break,
+            Ok(_) => continue,
+            Err(error) => panic!("no Close frame before the connection ended: {error}"),
+        }
+    }
+}
