@@ -201,15 +201,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audio;
 mod codec;
 mod config;
 mod error;
 mod host;
 mod transport;
 
+pub use audio::{AudioRecorder, SavedSegment, SAMPLE_RATE};
 pub use codec::{
-    encode, AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, LineDecoder, Message,
-    MAX_AUDIO_CHUNK_LENGTH,
+    encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, LineDecoder,
+    Message, MAX_AUDIO_CHUNK_LENGTH,
 };
 pub use config::{
     known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, Origin, RetryLimit, RetryPolicy,

@@ -461,6 +461,16 @@ fn classify(head: &[u8]) -> Head {
     }
 }
 
+/// Whether a line starting with these bytes would be read as an audio chunk's header, making the
+/// bytes after it audio.
+pub(crate) fn starts_audio_chunk(line: &[u8]) -> bool {
+    line.len() >= SND_HEADER_LENGTH
+        && matches!(
+            classify(&line[..SND_HEADER_LENGTH]),
+            Head::AudioChunk { .. }
+        )
+}
+
 /// Whether a line starting with these bytes would be read as an audio header or control rather than
 /// as text.
 pub(crate) fn reads_as_audio(line: &[u8]) -> bool {

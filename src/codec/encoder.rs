@@ -5,7 +5,7 @@
 //! that starts like an avatar command or an audio header) is sent wrapped as `__AV_MESSAGE,...`,
 //! which the agent and this crate both unwrap.
 
-use crate::codec::decoder::reads_as_audio;
+use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
@@ -54,6 +54,34 @@ pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// Appends one line as it is, and a line end: for relaying what a person typed, which the receiver
+/// then decodes (so `__AV_START` arrives as an avatar command and `SNDBRKS` as an audio control).
+///
+/// Fails, leaving `out` as it was, for an empty line, a line end inside, or a line starting with an
+/// audio chunk header (`SND` and four digits), which would make the receiver take what follows as
+/// audio and lose the stream's framing.
+///
+/// ```
+/// let mut wire = Vec::new();
+/// mmdagent_remote::encode_line("__AV_SETMODEL,0", &mut wire).unwrap();
+/// assert_eq!(wire, b"__AV_SETMODEL,0\n");
+/// assert!(mmdagent_remote::encode_line("SND0004abcd", &mut wire).is_err());
+/// ```
+pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    if line.is_empty() || has_line_end(line) {
+        return Err(Error::InvalidMessage(format!(
+            "{line:?}: a line must be non-empty and hold no line end"
+        )));
+    }
+    if starts_audio_chunk(line.as_bytes()) {
+        return Err(Error::InvalidMessage(format!(
+            "{line:?} starts with an audio chunk header; send audio as an Item::AudioChunk"
+        )));
+    }
+    push_line(line, out);
+    Ok(())
 }
 
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error> {

@@ -9,5 +9,5 @@ mod encoder;
 mod item;
 
 pub use decoder::LineDecoder;
-pub use encoder::{encode, MAX_AUDIO_CHUNK_LENGTH};
+pub use encoder::{encode, encode_line, MAX_AUDIO_CHUNK_LENGTH};
 pub use item::{AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, Message};

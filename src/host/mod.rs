@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 
-use crate::codec::{encode, DecodeError, Item, Message};
+use crate::codec::{encode, encode_line, DecodeError, Item, Message};
 use crate::config::Config;
 use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
 use crate::Error;
@@ -321,6 +321,15 @@ impl Remote {
     /// Sends a message `name|args` to every connected peer; see [`send`](Self::send).
     pub fn send_message(&self, name: &str, args: &str) -> Result<usize, Error> {
         self.send(&Item::Message(Message::new(name, args)))
+    }
+
+    /// Sends one line as it is (a line end is added) to every connected peer, as a person typing to
+    /// the agent would; see [`encode_line`](crate::encode_line) for what is refused. Returns how many
+    /// peers it was queued for, like [`send`](Self::send).
+    pub fn send_line(&self, line: &str) -> Result<usize, Error> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        encode_line(line, &mut bytes)?;
+        Ok(self.hub.send_to_all(Wire::from(bytes)))
     }
 
     /// Sends an item to one peer, without waiting. Fails if that peer is not connected (now), or for
