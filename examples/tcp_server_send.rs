@@ -70,6 +70,7 @@ fn run() -> Result<(), Box<dyn Error>> {
                 peer,
                 address,
                 reason,
+                ..
             } => {
                 eprintln!("[*] disconnected: {address} ({reason})");
                 if once && served == Some(peer) {

@@ -248,6 +248,7 @@ mod tests {
             Event::Disconnected {
                 peer: PeerId(1),
                 address: "127.0.0.1:1".parse().unwrap(),
+                transport: crate::host::Transport::TcpServer,
                 reason: DisconnectReason::ClosedByPeer,
             },
         ] {

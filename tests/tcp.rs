@@ -77,6 +77,7 @@ fn connect_and_disconnect_events_name_the_peer() {
         Event::Disconnected {
             peer: gone,
             address,
+            transport: Transport::TcpServer,
             reason,
         } if *gone == peer && *address == local => Some(reason.clone()),
         _ => None,

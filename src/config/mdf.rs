@@ -110,10 +110,16 @@ impl MdfSettings {
     ///
     /// `assignment` is `KEY=VALUE`; without an `=` it is ignored, as such a line in a file is.
     pub fn set(&mut self, assignment: &str) {
+        self.set_from("--set", assignment);
+    }
+
+    /// Sets one key as [`set`](Self::set) does, naming `source` (a command-line option, say) as
+    /// where it came from in messages, with its position among the overrides as the line number.
+    pub fn set_from(&mut self, source: &str, assignment: &str) {
         self.overrides += 1;
         if let Some((key, value)) = assignment.split_once('=') {
             let origin = Origin {
-                source: Arc::from("--set"),
+                source: Arc::from(source),
                 line: self.overrides,
             };
             self.insert(key, value.trim_end_matches([' ', '\t', '\r', '\n']), origin);

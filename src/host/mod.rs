@@ -96,6 +96,8 @@ pub enum Event {
         peer: PeerId,
         /// The peer's address.
         address: SocketAddr,
+        /// Which transport it came through.
+        transport: Transport,
         /// Why it ended.
         reason: DisconnectReason,
     },

@@ -99,6 +99,7 @@ pub(crate) fn serve(
     hub.emit(Event::Disconnected {
         peer: id,
         address,
+        transport,
         reason: reason.clone(),
     });
     reason

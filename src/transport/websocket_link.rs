@@ -307,6 +307,7 @@ pub(crate) fn serve<S: OverLink>(
     hub.emit(Event::Disconnected {
         peer: id,
         address,
+        transport,
         reason: reason.clone(),
     });
     reason
