@@ -477,3 +477,127 @@ fn shutting_down_sends_what_is_queued_and_a_close_frame() {
         }
     }
 }
+
+#[test]
+fn a_frame_in_the_same_read_as_the_handshake_answer_is_delivered_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = Remote::start(&client_config(
+        listener.local_addr().unwrap(),
+        "/",
+        RetryLimit::Attempts(0),
+    ))
+    .unwrap();
+    let mut stream = accept(&listener);
+    let mut request = BufReader::new(stream.try_clone().unwrap());
+    let mut key = String::new();
+    loop {
+        let mut line = String::new();
+        request.read_line(&mut line).unwrap();
+        if let Some(value) = line.strip_prefix("Sec-WebSocket-Key:") {
+            key = value.trim().to_owned();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let accept_key = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept_key}\r\n\r\n"
+    )
+    .into_bytes();
+    let payload = b"HELLO|world\n";
+    answer.extend_from_slice(&[0x81, payload.len() as u8]); // one unmasked text frame
+    answer.extend_from_slice(payload);
+    stream.write_all(&answer).unwrap(); // answer and frame in one write, then silence
+    assert_eq!(next_message(&remote), "HELLO|world");
+}
+
+#[test]
+fn a_peer_that_floods_while_the_host_echoes_is_not_taken_for_slow() {
+    const COUNT: usize = 200_000;
+    let (server, address) = start_server(|_| {});
+    // A queue limit that a steadily drained queue stays far below, and an outbox that only gets a
+    // turn now and then (while thousands of messages come in per read) does not.
+    let mut options = mmdagent_remote::HostOptions::default();
+    options.outbound_queue_bytes = 256 * 1024;
+    let client = Remote::start_with(
+        &client_config(address, "/", RetryLimit::Attempts(0)),
+        options,
+    )
+    .unwrap();
+    connected(&server, "the agent");
+    connected(&client, "the server");
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for number in 0..COUNT {
+                server.send(&message("M", &number.to_string())).unwrap();
+            }
+        });
+        scope.spawn(|| {
+            // The agent's host answers every message, as a dialogue manager might.
+            for _ in 0..COUNT {
+                match client.recv_timeout(WAIT).expect("the flood keeps coming") {
+                    Event::Item {
+                        item: Item::Message(message),
+                        ..
+                    } => {
+                        client.send(&Item::Message(message)).unwrap();
+                    }
+                    other => panic!("the agent saw {other:?}"),
+                }
+            }
+        });
+        for expected in 0..COUNT {
+            match server.recv_timeout(WAIT).expect("the echoes keep coming") {
+                Event::Item {
+                    item: Item::Message(message),
+                    ..
+                } => assert_eq!(message.args(), expected.to_string()),
+                other => panic!("the server saw {other:?} after {expected} echoes"),
+            }
+        }
+    });
+    assert_eq!(client.stats().slow_peers_disconnected, 0);
+}
+
+#[test]
+fn shutdown_is_prompt_while_the_peer_sends_but_never_reads() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut options = mmdagent_remote::HostOptions::default();
+    options.outbound_queue_bytes = 64 << 20;
+    let remote = Remote::start_with(
+        &client_config(listener.local_addr().unwrap(), "/", RetryLimit::Attempts(0)),
+        options,
+    )
+    .unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    // The host keeps up with events, so the connection's thread is not waiting on the host but
+    // stuck writing to the peer, while the peer's heartbeats pile up behind it.
+    let events = remote.events().clone();
+    let drain = std::thread::spawn(move || while events.recv().is_ok() {});
+    let chunk = "z".repeat(60_000);
+    for _ in 0..400 {
+        remote.send(&message("BURST", &chunk)).unwrap(); // far more than the socket buffers hold
+    }
+    let sender = std::thread::spawn(move || {
+        // Keep talking without ever reading, until the connection is gone (or, should shutdown
+        // hang, for longer than the test waits, so the peer's going away cannot free it).
+        for _ in 0..20_000 {
+            if websocket.send(Frame::text("HEARTBEAT\n")).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    support::within(Duration::from_secs(5), "shutdown", move || {
+        remote.shutdown()
+    })
+    .unwrap();
+    sender.join().unwrap();
+    drain.join().unwrap();
+}

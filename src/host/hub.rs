@@ -57,6 +57,9 @@ pub(crate) struct PeerShared {
     socket: TcpStream,
     /// Bytes queued for the writer and not yet taken by it.
     pub queued_bytes: AtomicUsize,
+    /// Dropped when the connection is to close, for threads that wait on channels rather than on
+    /// the socket (a WebSocket reader handing bytes to its owner).
+    close_signal: Mutex<Option<Sender<()>>>,
     /// Why the connection is ending, once something decided it; the first reason wins.
     reason: Mutex<Option<DisconnectReason>>,
 }
@@ -74,6 +77,7 @@ impl PeerShared {
             transport,
             socket,
             queued_bytes: AtomicUsize::new(0),
+            close_signal: Mutex::new(None),
             reason: Mutex::new(None),
         }
     }
@@ -82,12 +86,19 @@ impl PeerShared {
     /// socket down, which wakes its reader and writer.
     pub(crate) fn close(&self, reason: DisconnectReason) {
         self.note_reason(reason);
+        drop(lock(&self.close_signal).take());
         let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
+    /// Gives the connection a signal to drop when it is to close.
+    pub(crate) fn set_close_signal(&self, signal: Sender<()>) {
+        *lock(&self.close_signal) = Some(signal);
     }
 
     /// Stops reading: a blocked read returns end-of-stream, and the reader ends the connection the
     /// ordinary way, letting the writer send what is queued first.
     pub(crate) fn stop_reading(&self) {
+        drop(lock(&self.close_signal).take());
         let _ = self.socket.shutdown(Shutdown::Read);
     }
 
@@ -162,7 +173,7 @@ impl Hub {
     /// through TCP flow control); returns `false` once the host has shut down.
     pub(crate) fn emit(&self, event: Event) -> bool {
         if let Event::DecodeError { .. } = event {
-            self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+            self.note_decode_error();
         }
         select! {
             send(self.events, event) -> sent => sent.is_ok(),
@@ -308,6 +319,15 @@ impl Hub {
             log::warn!("no peer connected: dropping outbound messages until one connects");
         }
         table.dropped_in_outage += 1;
+    }
+
+    /// Where events for the host go, for a thread that must wait on other channels too.
+    pub(crate) fn events(&self) -> &Sender<Event> {
+        &self.events
+    }
+
+    pub(crate) fn note_decode_error(&self) {
+        self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn note_refused(&self) {

@@ -17,12 +17,14 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver, Select, Sender};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::codec::{DecodeError, Item, LineDecoder};
-use crate::host::{DisconnectReason, Event, HostOptions, Hub, PeerId, PeerShared, Transport, Wire};
+use crate::host::{
+    DisconnectReason, Event, HostOptions, Hub, PeerId, PeerShared, StopSignal, Transport, Wire,
+};
 
 /// Bytes asked for in one read of the raw socket.
 const READ_SIZE: usize = 32 * 1024;
@@ -113,9 +115,14 @@ impl OverLink for native_tls::TlsStream<Link> {
 
 /// The reader thread of one connection. Dropping it closes the socket and joins the thread, on
 /// every path out of a connection, handshake failures included.
+///
+/// Every wait of the thread can be ended: a blocked read by shutting the socket down, a blocked
+/// hand-over to an owner that is busy (stuck writing to a peer that does not read, say) by the stop
+/// signal or by the connection's close signal.
 pub(crate) struct Reader {
     chunks: Option<Receiver<Vec<u8>>>,
     owner_alive: Option<Sender<()>>,
+    close_signal: Option<Sender<()>>,
     socket: TcpStream,
     thread: Option<JoinHandle<()>>,
 }
@@ -126,22 +133,29 @@ impl Reader {
         socket: &TcpStream,
         name: String,
         options: HostOptions,
+        stop: &StopSignal,
     ) -> io::Result<Reader> {
         let (forward, chunks) = crossbeam_channel::bounded(FORWARDED_READS);
         let (owner_alive, owner_gone) = crossbeam_channel::bounded::<()>(0);
+        let (close_signal, closing) = crossbeam_channel::bounded::<()>(0);
         let mut reading = socket.try_clone()?;
+        let stop = stop.clone();
         let thread = thread::Builder::new().name(name).spawn(move || {
             let mut buffer = vec![0; READ_SIZE];
             loop {
-                match reading.read(&mut buffer) {
+                let read = match reading.read(&mut buffer) {
                     Ok(0) => break,
-                    Ok(read) => {
-                        if forward.send(buffer[..read].to_vec()).is_err() {
-                            break;
-                        }
-                    }
+                    Ok(read) => read,
                     Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                     Err(_) => break,
+                };
+                let handed_over = select! {
+                    send(forward, buffer[..read].to_vec()) -> sent => sent.is_ok(),
+                    recv(closing) -> _ => false,
+                    recv(stop.receiver()) -> _ => false,
+                };
+                if !handed_over {
+                    break;
                 }
             }
             drop(forward);
@@ -153,6 +167,7 @@ impl Reader {
         Ok(Reader {
             chunks: Some(chunks),
             owner_alive: Some(owner_alive),
+            close_signal: Some(close_signal),
             socket: socket.try_clone()?,
             thread: Some(thread),
         })
@@ -161,6 +176,11 @@ impl Reader {
     /// The forwarded reads; disconnected once the socket has no more.
     pub(crate) fn chunks(&self) -> &Receiver<Vec<u8>> {
         self.chunks.as_ref().expect("present until dropped")
+    }
+
+    /// The sender whose dropping tells the thread the connection is closing.
+    fn take_close_signal(&mut self) -> Option<Sender<()>> {
+        self.close_signal.take()
     }
 
     /// Waits for the next read until `deadline`, unless the host stops first. `Ok(None)` is the end
@@ -174,13 +194,11 @@ impl Reader {
             recv(self.chunks()) -> chunk => Ok(chunk.ok()),
             recv(stop) -> _ => Err("shutting down".to_owned()),
             default(deadline.saturating_duration_since(Instant::now())) => {
-                Err("timed out waiting for the server's answer".to_owned())
+                Err("timed out waiting for the far side's answer".to_owned())
             }
         }
     }
-}
 
-impl Reader {
     /// Waits for the next bytes until `deadline` and gives them to `link`; the end of the stream
     /// ends the link. For handshakes, which must wait for the far side's answer.
     pub(crate) fn feed(
@@ -201,6 +219,7 @@ impl Drop for Reader {
     fn drop(&mut self) {
         drop(self.chunks.take());
         drop(self.owner_alive.take());
+        drop(self.close_signal.take());
         let _ = self.socket.shutdown(Shutdown::Both);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -233,15 +252,21 @@ pub(crate) fn serve<S: OverLink>(
     description: &str,
 ) -> DisconnectReason {
     let Established {
-        mut websocket,
-        reader,
+        websocket,
+        mut reader,
         socket,
         address,
     } = connection;
     let shared = Arc::new(PeerShared::new(id, address, transport, socket));
+    if let Some(signal) = reader.take_close_signal() {
+        shared.set_close_signal(signal);
+    }
     let outbox = hub.register(Arc::clone(&shared));
+    // The host may have shut down between the handshake and registering; it only stops the peers
+    // it saw.
     if hub.stop.is_stopped() {
         shared.note_reason(DisconnectReason::ShutDown);
+        shared.stop_reading();
     }
     log::info!("{id} connected: {description} ({transport})");
     hub.emit(Event::Connected {
@@ -250,50 +275,31 @@ pub(crate) fn serve<S: OverLink>(
         transport,
     });
 
-    let mut decoder = LineDecoder::with_max_line_length(max_line_length);
-    let mut inbound = Inbound {
+    let mut owner = Owner {
         hub,
         id,
+        websocket,
+        outbox,
+        shared,
+        decoder: LineDecoder::with_max_line_length(max_line_length),
         decode_errors: 0,
     };
-    let ended_by = loop {
-        if let Some(reason) = shared.reason() {
-            break reason;
-        }
-        select! {
-            recv(reader.chunks()) -> chunk => {
-                match chunk {
-                    Ok(bytes) => websocket.get_mut().link().feed(&bytes),
-                    Err(_) => websocket.get_mut().link().end(),
-                }
-                if let Some(reason) = inbound.read_frames(&mut websocket, &mut decoder) {
-                    break reason;
-                }
-            }
-            recv(outbox) -> wire => {
-                let Ok(wire) = wire else { break DisconnectReason::ShutDown };
-                if let Err(reason) = write_frames(&mut websocket, Some(wire), &outbox, &shared) {
-                    break reason;
-                }
-            }
-            recv(hub.stop.receiver()) -> _ => break DisconnectReason::ShutDown,
-        }
-    };
-    shared.note_reason(ended_by);
+    let ended_by = owner.run(&reader);
+    owner.shared.note_reason(ended_by);
     hub.unregister(id);
-    let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
+    let reason = owner
+        .shared
+        .reason()
+        .unwrap_or(DisconnectReason::ClosedByPeer);
     if matches!(
         reason,
         DisconnectReason::ShutDown | DisconnectReason::DisconnectedByHost
     ) {
-        // Send what the host queued before it closed, then say goodbye as the protocol asks.
-        while !outbox.is_empty() {
-            if write_frames(&mut websocket, None, &outbox, &shared).is_err() {
-                break;
-            }
-        }
-        let _ = websocket.close(None);
-        let _ = websocket.flush();
+        // Send what the host queued before it closed, then say goodbye as the protocol asks. Should
+        // the peer not read, the reader thread ends these writes after the flush timeout.
+        let _ = owner.write(None, usize::MAX);
+        let _ = owner.websocket.close(None);
+        let _ = owner.websocket.flush();
     }
     drop(reader);
     match reason {
@@ -313,23 +319,67 @@ pub(crate) fn serve<S: OverLink>(
     reason
 }
 
-/// Hands decoded items to the host.
-struct Inbound<'h> {
+/// The thread that owns one WebSocket: it reads, writes and hands items to the host.
+struct Owner<'h, S: OverLink> {
     hub: &'h Hub,
     id: PeerId,
+    websocket: WebSocket<S>,
+    outbox: Receiver<Wire>,
+    shared: Arc<PeerShared>,
+    decoder: LineDecoder,
     decode_errors: u64,
 }
 
-impl Inbound<'_> {
-    /// Reads every complete frame the link holds, decoding text and binary frames alike into one
-    /// stream of lines. Returns why the connection ends, if it does.
-    fn read_frames<S: OverLink>(
-        &mut self,
-        websocket: &mut WebSocket<S>,
-        decoder: &mut LineDecoder,
-    ) -> Option<DisconnectReason> {
+impl<S: OverLink> Owner<'_, S> {
+    /// Serves until the connection ends; returns why.
+    fn run(&mut self, reader: &Reader) -> DisconnectReason {
+        // Frames that came in the same read as the handshake's answer are already buffered.
+        if let Some(reason) = self.read_frames() {
+            return reason;
+        }
         loop {
-            let payload = match websocket.read() {
+            if let Some(reason) = self.shared.reason() {
+                return reason;
+            }
+            select! {
+                recv(reader.chunks()) -> chunk => {
+                    match chunk {
+                        Ok(bytes) => self.websocket.get_mut().link().feed(&bytes),
+                        // The end of the stream after the host asked to close is the host's own
+                        // doing; telling tungstenite would make it refuse the goodbye frames.
+                        Err(_) => match self.shared.reason() {
+                            Some(reason) => return reason,
+                            None => self.websocket.get_mut().link().end(),
+                        },
+                    }
+                    if let Some(reason) = self.read_frames() {
+                        return reason;
+                    }
+                }
+                recv(self.outbox) -> wire => {
+                    let Ok(wire) = wire else { return DisconnectReason::ShutDown };
+                    if let Err(reason) = self.write(Some(wire), FRAMES_PER_FLUSH) {
+                        return reason;
+                    }
+                }
+                recv(self.hub.stop.receiver()) -> _ => return DisconnectReason::ShutDown,
+            }
+            // Whichever way this turn went, what the host queued meanwhile goes out now, so a flood
+            // from the peer cannot hold its replies back until its queue overflows.
+            let queued = self.outbox.len();
+            if queued > 0 {
+                if let Err(reason) = self.write(None, queued) {
+                    return reason;
+                }
+            }
+        }
+    }
+
+    /// Reads every complete frame the link holds, decoding text and binary frames alike into one
+    /// stream of lines, and hands the items to the host. Returns why the connection ends, if it does.
+    fn read_frames(&mut self) -> Option<DisconnectReason> {
+        loop {
+            let payload = match self.websocket.read() {
                 Ok(Message::Text(text)) => text.as_bytes().to_vec(),
                 Ok(Message::Binary(bytes)) => bytes.to_vec(),
                 Ok(Message::Close(frame)) => {
@@ -343,19 +393,17 @@ impl Inbound<'_> {
                     }
                     // Tungstenite has queued the reply; send it and end here rather than wait for
                     // the far side to drop the connection, which the protocol allows.
-                    let _ = websocket.flush();
-                    self.finish(decoder);
-                    return Some(DisconnectReason::ClosedByPeer);
+                    let _ = self.websocket.flush();
+                    return self.finish().or(Some(DisconnectReason::ClosedByPeer));
                 }
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
                     // Pongs to the pings just read are queued; send them.
-                    let _ = websocket.flush();
+                    let _ = self.websocket.flush();
                     return None;
                 }
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    self.finish(decoder);
-                    return Some(DisconnectReason::ClosedByPeer);
+                    return self.finish().or(Some(DisconnectReason::ClosedByPeer));
                 }
                 Err(tungstenite::Error::Capacity(error)) => {
                     return Some(DisconnectReason::ReadFailed(format!(
@@ -364,72 +412,122 @@ impl Inbound<'_> {
                 }
                 Err(error) => return Some(DisconnectReason::ReadFailed(error.to_string())),
             };
-            let mut host_listening = true;
-            decoder.decode(&payload, |item| host_listening &= self.deliver(item));
-            if !host_listening {
-                return Some(DisconnectReason::ShutDown);
+            let mut events = Vec::new();
+            let id = self.id;
+            self.decoder
+                .decode(&payload, |item| events.push(to_event(id, item)));
+            for event in events {
+                if !self.deliver(event) {
+                    return Some(DisconnectReason::ShutDown);
+                }
             }
         }
     }
 
-    fn finish(&mut self, decoder: &mut LineDecoder) {
-        decoder.finish(|item| {
-            self.deliver(item);
-        });
+    /// Delivers what the decoder still holds at the end of the stream; `Some` if the host is gone.
+    fn finish(&mut self) -> Option<DisconnectReason> {
+        let mut events = Vec::new();
+        let id = self.id;
+        self.decoder.finish(|item| events.push(to_event(id, item)));
+        for event in events {
+            if !self.deliver(event) {
+                return Some(DisconnectReason::ShutDown);
+            }
+        }
+        None
     }
 
-    fn deliver(&mut self, item: Result<Item<'_>, DecodeError>) -> bool {
-        let event = match item {
-            Ok(item) => Event::Item {
-                peer: self.id,
-                item: item.into_owned(),
-            },
-            Err(error) => {
-                self.decode_errors += 1;
-                if self.decode_errors.is_power_of_two() {
-                    log::warn!(
-                        "{}: {error} ({} decode errors from this peer so far)",
-                        self.id,
-                        self.decode_errors
-                    );
+    /// Hands an event to the host. While the host's queue is full, frames the host sends keep going
+    /// out (and with them the pongs tungstenite owes), so a slow host does not make the peer look
+    /// slow. Returns `false` once the host has shut down or the connection broke.
+    fn deliver(&mut self, event: Event) -> bool {
+        if let Event::DecodeError { error, .. } = &event {
+            self.decode_errors += 1;
+            self.hub.note_decode_error();
+            // The host gets every error; the log the first and then every power of two.
+            if self.decode_errors.is_power_of_two() {
+                log::warn!(
+                    "{}: {error} ({} decode errors from this peer so far)",
+                    self.id,
+                    self.decode_errors
+                );
+            }
+        }
+        let events = self.hub.events().clone();
+        let outbox = self.outbox.clone();
+        let stop = self.hub.stop.receiver().clone();
+        let mut event = Some(event);
+        loop {
+            let mut select = Select::new();
+            let to_host = select.send(&events);
+            let from_host = select.recv(&outbox);
+            select.recv(&stop);
+            let operation = select.select();
+            match operation.index() {
+                index if index == to_host => {
+                    return operation
+                        .send(&events, event.take().expect("sent once"))
+                        .is_ok();
                 }
-                Event::DecodeError {
-                    peer: self.id,
-                    error,
+                index if index == from_host => match operation.recv(&outbox) {
+                    Ok(wire) => {
+                        if let Err(reason) = self.write(Some(wire), FRAMES_PER_FLUSH) {
+                            self.shared.note_reason(reason);
+                            return false;
+                        }
+                    }
+                    Err(_) => return false,
+                },
+                _ => {
+                    let _ = operation.recv(&stop);
+                    return false;
                 }
             }
-        };
-        self.hub.emit(event)
+        }
+    }
+
+    /// Writes `first` and up to `most` messages in all from the queue, one frame per message as the
+    /// original sends them, flushing after every batch.
+    fn write(&mut self, first: Option<Wire>, most: usize) -> Result<(), DisconnectReason> {
+        let mut next = first.or_else(|| self.outbox.try_recv().ok());
+        let mut written = 0;
+        while let Some(wire) = next {
+            self.shared
+                .queued_bytes
+                .fetch_sub(wire.len(), Ordering::Relaxed);
+            let message = match std::str::from_utf8(&wire) {
+                Ok(text) => Message::text(text),
+                Err(_) => Message::binary(wire.to_vec()),
+            };
+            self.websocket
+                .write(message)
+                .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))?;
+            written += 1;
+            if written % FRAMES_PER_FLUSH == 0 {
+                self.flush()?;
+            }
+            next = if written < most {
+                self.outbox.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), DisconnectReason> {
+        self.websocket
+            .flush()
+            .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
     }
 }
 
-/// Writes `first` and whatever else is queued, one frame per message as the original sends them,
-/// then flushes once.
-fn write_frames<S: OverLink>(
-    websocket: &mut WebSocket<S>,
-    first: Option<Wire>,
-    outbox: &Receiver<Wire>,
-    shared: &PeerShared,
-) -> Result<(), DisconnectReason> {
-    let mut next = first.or_else(|| outbox.try_recv().ok());
-    let mut written = 0;
-    while let Some(wire) = next {
-        shared.queued_bytes.fetch_sub(wire.len(), Ordering::Relaxed);
-        let message = match std::str::from_utf8(&wire) {
-            Ok(text) => Message::text(text),
-            Err(_) => Message::binary(wire.to_vec()),
-        };
-        websocket
-            .write(message)
-            .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))?;
-        written += 1;
-        next = if written < FRAMES_PER_FLUSH {
-            outbox.try_recv().ok()
-        } else {
-            None
-        };
+fn to_event(peer: PeerId, item: Result<Item<'_>, DecodeError>) -> Event {
+    match item {
+        Ok(item) => Event::Item {
+            peer,
+            item: item.into_owned(),
+        },
+        Err(error) => Event::DecodeError { peer, error },
     }
-    websocket
-        .flush()
-        .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
 }

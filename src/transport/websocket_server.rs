@@ -155,8 +155,13 @@ fn handshake_and_serve(
 ) -> Result<(), String> {
     let _ = socket.set_nodelay(true);
     let deadline = Instant::now() + shared.config.handshake_timeout;
-    let reader = Reader::start(&socket, format!("mdr-r{}", id.get()), shared.options)
-        .map_err(|error| error.to_string())?;
+    let reader = Reader::start(
+        &socket,
+        format!("mdr-r{}", id.get()),
+        shared.options,
+        &hub.stop,
+    )
+    .map_err(|error| error.to_string())?;
     let link = Link::new(socket.try_clone().map_err(|error| error.to_string())?);
     match &shared.acceptor {
         #[cfg(feature = "tls")]
