@@ -183,7 +183,7 @@
 //!     decoder.decode(piece, |item| items.push(item.map(Item::into_owned)));
 //! }
 //! assert_eq!(items, [
-//!     Ok(Item::Avatar(AvatarCommand::Start)),
+//!     Ok(Item::avatar(AvatarCommand::Start)),
 //!     Ok(Item::AudioControl(AudioControl::File)),
 //!     Ok(Item::AudioChunk(vec![1, 2, 3, 4].into())),
 //!     Ok(Item::Message(Message::new("MOTION", "mei"))),

@@ -81,7 +81,7 @@ fn random_item(rng: &mut Rng) -> Item<'static> {
                 args,
             ))
         }
-        5 => Item::Avatar(match rng.below(7) {
+        5 => Item::avatar(match rng.below(7) {
             0 => AvatarCommand::Start,
             1 => AvatarCommand::End,
             2 => AvatarCommand::SetModel(Cow::Owned(rng.word())),

@@ -428,7 +428,10 @@ fn emit_item(
             };
             sink(Err(error));
             if let Some(line) = unparsed {
-                sink(Ok(Item::Avatar(AvatarCommand::Other(Cow::Owned(line)))));
+                sink(Ok(Item::Avatar {
+                    line: Cow::Owned(line.clone()),
+                    command: AvatarCommand::Other(Cow::Owned(line)),
+                }));
             }
         }
     }
@@ -695,7 +698,7 @@ mod tests {
                     line: "__AV_ACTION,x".to_owned(),
                     reason: "__AV_ACTION takes exactly one action number",
                 }),
-                Ok(Item::Avatar(AvatarCommand::Other("__AV_ACTION,x".into()))),
+                Ok(Item::avatar(AvatarCommand::Other("__AV_ACTION,x".into()))),
             ]
         );
     }

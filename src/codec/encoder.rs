@@ -33,7 +33,7 @@ pub const MAX_AUDIO_CHUNK_LENGTH: usize = 9999;
 pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
     match item {
         Item::Message(message) => encode_message(message, out),
-        Item::Avatar(command) => encode_avatar(command, out),
+        Item::Avatar { line, command } => encode_avatar(line, command, out),
         Item::AudioChunk(bytes) => {
             if bytes.len() > MAX_AUDIO_CHUNK_LENGTH {
                 return Err(Error::InvalidMessage(format!(
@@ -117,16 +117,17 @@ fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error>
     Ok(())
 }
 
-fn encode_avatar(command: &AvatarCommand<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
-    let line = command.to_string();
-    let reads_back = !has_line_end(&line)
-        && Item::from_line(line.as_str()).is_ok_and(|item| item == Item::Avatar(command.clone()));
+fn encode_avatar(line: &str, command: &AvatarCommand<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    let reads_back = !has_line_end(line)
+        && Item::from_line(line).is_ok_and(
+            |item| matches!(item, Item::Avatar { command: read, .. } if read == *command),
+        );
     if !reads_back {
         return Err(Error::InvalidMessage(format!(
             "{command:?} would not arrive as sent: its line {line:?} reads differently"
         )));
     }
-    push_line(&line, out);
+    push_line(line, out);
     Ok(())
 }
 
@@ -184,12 +185,12 @@ mod tests {
             Item::Message(Message::new("A\r", "")),
             Item::Message(Message::new("A|B", "c")),
             Item::Message(Message::new("", "")),
-            Item::Avatar(AvatarCommand::SetModel("a,b".into())),
-            Item::Avatar(AvatarCommand::SetModel("".into())),
-            Item::Avatar(AvatarCommand::ExternalMorphs(vec![("a=b".into(), 1.0)])),
-            Item::Avatar(AvatarCommand::ExternalMorphs(vec![("a".into(), f32::NAN)])),
-            Item::Avatar(AvatarCommand::Other("NOT_AV".into())),
-            Item::Avatar(AvatarCommand::Other("__AV_START".into())),
+            Item::avatar(AvatarCommand::SetModel("a,b".into())),
+            Item::avatar(AvatarCommand::SetModel("".into())),
+            Item::avatar(AvatarCommand::ExternalMorphs(vec![("a=b".into(), 1.0)])),
+            Item::avatar(AvatarCommand::ExternalMorphs(vec![("a".into(), f32::NAN)])),
+            Item::avatar(AvatarCommand::Other("NOT_AV".into())),
+            Item::avatar(AvatarCommand::Other("__AV_START".into())),
             Item::AudioChunk(Cow::Owned(vec![0; 10_000])),
         ];
         for item in refused {

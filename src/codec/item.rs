@@ -21,8 +21,13 @@ pub(crate) const PEER_DISCONNECTED_LINE: &str = "__peer_disconnected__";
 pub enum Item<'a> {
     /// An ordinary message, `TYPE|ARGS`; `__AV_MESSAGE,TYPE|ARGS` arrives unwrapped as this.
     Message(Message<'a>),
-    /// An avatar-control line (`__AV...`).
-    Avatar(AvatarCommand<'a>),
+    /// An avatar-control line (`__AV...`): the line as it arrived, and what it says.
+    Avatar {
+        /// The line without its line end, exactly as it arrived (so `0.50` stays `0.50`).
+        line: Cow<'a, str>,
+        /// The command it holds, typed where its form is known.
+        command: AvatarCommand<'a>,
+    },
     /// Raw audio: 16 kHz, 16-bit signed little-endian, mono (at most 9999 bytes).
     AudioChunk(Cow<'a, [u8]>),
     /// `SNDSTRM`, `SNDFILE` or `SNDBRKS`.
@@ -44,7 +49,8 @@ impl<'a> Item<'a> {
                 return Ok(Item::Message(Message::parse(wrapped)));
             }
             if line.starts_with(AVATAR_PREFIX) {
-                return AvatarCommand::parse(line).map(Item::Avatar);
+                let command = AvatarCommand::parse(line.clone())?;
+                return Ok(Item::Avatar { line, command });
             }
             if line == PEER_DISCONNECTED_LINE {
                 return Ok(Item::RelayPeerDisconnected);
@@ -53,11 +59,22 @@ impl<'a> Item<'a> {
         Ok(Item::Message(Message::parse(line)))
     }
 
+    /// An avatar item for `command`, written in its canonical form (`__AV_ACTION,3`).
+    pub fn avatar(command: AvatarCommand<'a>) -> Item<'a> {
+        Item::Avatar {
+            line: Cow::Owned(command.to_string()),
+            command,
+        }
+    }
+
     /// The same item, owning its data, free of the buffer it was decoded from.
     pub fn into_owned(self) -> Item<'static> {
         match self {
             Item::Message(message) => Item::Message(message.into_owned()),
-            Item::Avatar(command) => Item::Avatar(command.into_owned()),
+            Item::Avatar { line, command } => Item::Avatar {
+                line: Cow::Owned(line.into_owned()),
+                command: command.into_owned(),
+            },
             Item::AudioChunk(bytes) => Item::AudioChunk(Cow::Owned(bytes.into_owned())),
             Item::AudioControl(control) => Item::AudioControl(control),
             Item::RelayPeerDisconnected => Item::RelayPeerDisconnected,
@@ -71,7 +88,7 @@ impl fmt::Display for Item<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Item::Message(message) => message.fmt(f),
-            Item::Avatar(command) => command.fmt(f),
+            Item::Avatar { line, .. } => f.write_str(line),
             Item::AudioChunk(bytes) => write!(f, "SND{:04}", bytes.len()),
             Item::AudioControl(control) => f.write_str(control.name()),
             Item::RelayPeerDisconnected => f.write_str(PEER_DISCONNECTED_LINE),
@@ -491,56 +508,63 @@ mod tests {
         );
     }
 
+    fn command(text: &str) -> AvatarCommand<'_> {
+        match line(text) {
+            Item::Avatar { command, .. } => command,
+            other => panic!("{text}: not an avatar line: {other:?}"),
+        }
+    }
+
     #[test]
     fn avatar_commands_are_typed() {
-        assert_eq!(line("__AV_START"), Item::Avatar(AvatarCommand::Start));
+        assert_eq!(command("__AV_START"), AvatarCommand::Start);
+        assert_eq!(command("__AV_START,ignored"), AvatarCommand::Start);
+        assert_eq!(command("__AV_END"), AvatarCommand::End);
         assert_eq!(
-            line("__AV_START,ignored"),
-            Item::Avatar(AvatarCommand::Start)
-        );
-        assert_eq!(line("__AV_END"), Item::Avatar(AvatarCommand::End));
-        assert_eq!(
-            line("__AV_SETMODEL,0"),
-            Item::Avatar(AvatarCommand::SetModel("0".into()))
+            command("__AV_SETMODEL,0"),
+            AvatarCommand::SetModel("0".into())
         );
         assert_eq!(
-            line("__AV_SETMODEL,,mei,"),
-            Item::Avatar(AvatarCommand::SetModel("mei".into()))
+            command("__AV_SETMODEL,,mei,"),
+            AvatarCommand::SetModel("mei".into())
         );
         assert_eq!(
-            line("__AV_EXMORPH,smile=0.5,blink=1"),
-            Item::Avatar(AvatarCommand::ExternalMorphs(vec![
-                ("smile".into(), 0.5),
-                ("blink".into(), 1.0)
-            ]))
+            command("__AV_EXMORPH,smile=0.5,blink=1"),
+            AvatarCommand::ExternalMorphs(vec![("smile".into(), 0.5), ("blink".into(), 1.0)])
         );
         assert_eq!(
-            line("__AV_EXMORPH"),
-            Item::Avatar(AvatarCommand::ExternalMorphs(vec![]))
+            command("__AV_EXMORPH"),
+            AvatarCommand::ExternalMorphs(vec![])
+        );
+        assert_eq!(command("__AV_ACTION,3"), AvatarCommand::Action(3));
+        assert_eq!(
+            command("__AVCONF_DISABLEAUTOLIP,ARKIT+AU"),
+            AvatarCommand::DisableAutoLip(AutoLipMode::ArkitOrActionUnits)
         );
         assert_eq!(
-            line("__AV_ACTION,3"),
-            Item::Avatar(AvatarCommand::Action(3))
+            command("__AVCONF_DISABLEAUTOLIP,AU+ARKIT"),
+            AvatarCommand::DisableAutoLip(AutoLipMode::ArkitOrActionUnits)
         );
         assert_eq!(
-            line("__AVCONF_DISABLEAUTOLIP,ARKIT+AU"),
-            Item::Avatar(AvatarCommand::DisableAutoLip(
-                AutoLipMode::ArkitOrActionUnits
-            ))
+            command("__AV_TRACK,1,2,3"),
+            AvatarCommand::Other("__AV_TRACK,1,2,3".into())
         );
+        assert_eq!(command("__AVX"), AvatarCommand::Other("__AVX".into()));
+    }
+
+    #[test]
+    fn avatar_lines_keep_the_text_they_arrived_as() {
+        for text in [
+            "__AV_EXMORPH,mouth_a=0.50,eye_close=1.0",
+            "__AV_ACTION,03",
+            "__AVCONF_DISABLEAUTOLIP,AU+ARKIT",
+        ] {
+            assert_eq!(line(text).to_string(), text);
+            assert!(matches!(line(text), Item::Avatar { line, .. } if line == text));
+        }
         assert_eq!(
-            line("__AVCONF_DISABLEAUTOLIP,AU+ARKIT"),
-            Item::Avatar(AvatarCommand::DisableAutoLip(
-                AutoLipMode::ArkitOrActionUnits
-            ))
-        );
-        assert_eq!(
-            line("__AV_TRACK,1,2,3"),
-            Item::Avatar(AvatarCommand::Other("__AV_TRACK,1,2,3".into()))
-        );
-        assert_eq!(
-            line("__AVX"),
-            Item::Avatar(AvatarCommand::Other("__AVX".into()))
+            Item::avatar(AvatarCommand::Action(3)).to_string(),
+            "__AV_ACTION,3"
         );
     }
 
@@ -605,6 +629,6 @@ mod tests {
         let owned = Item::from_line(String::from("__AV_MESSAGE,A|b")).unwrap();
         assert_eq!(owned, Item::Message(Message::new("A", "b")));
         let owned = Item::from_line(String::from("__AV_SETMODEL,x")).unwrap();
-        assert_eq!(owned, Item::Avatar(AvatarCommand::SetModel("x".into())));
+        assert_eq!(owned, Item::avatar(AvatarCommand::SetModel("x".into())));
     }
 }

@@ -1,0 +1,773 @@
+#![cfg(feature = "cli")]
+//! The `mmdagent-remote` command, end to end: the built binary runs as a child process and the test
+//! plays its peers (raw TCP sockets, or the library's WebSocket ends) over loopback.
+//!
+//! Every wait is bounded: the child's standard output and error are read on threads that forward
+//! each line to a channel, and the test waits on those channels with a deadline. The child is
+//! killed when its test ends, passes or fails. Where the test can own the listening socket, the
+//! command is the client; where the command must listen itself (`--listen`, `--serve-websocket`,
+//! which refuse port 0), see [`start_listening`].
+
+mod support;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use mmdagent_remote::{
+    known_keys, Config, Event, Remote, WebSocketClientConfig, WebSocketServerConfig,
+};
+use support::{accept, next_message, refused_address, wait_for, LineReader, WAIT};
+
+/// Every peer in these tests connects from, or is reached on, loopback.
+const CONNECTED: &str = "REMOTE_EVENT_CONNECTED|127.0.0.1";
+const DISCONNECTED: &str = "REMOTE_EVENT_DISCONNECTED|127.0.0.1";
+
+/// The command, running, with its standard input and the lines of its output.
+struct Tool {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    stderr_seen: Vec<String>,
+}
+
+impl Tool {
+    fn start<S: AsRef<OsStr>>(args: &[S]) -> Tool {
+        Tool::start_with_stdin(args, Stdio::piped())
+    }
+
+    fn start_with_stdin<S: AsRef<OsStr>>(args: &[S], stdin: Stdio) -> Tool {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mmdagent-remote"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("RUST_LOG_STYLE", "never")
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        Tool {
+            stdin: child.stdin.take(),
+            stdout: lines_of(child.stdout.take().expect("stdout")),
+            stderr: lines_of(child.stderr.take().expect("stderr")),
+            child,
+            stderr_seen: Vec::new(),
+        }
+    }
+
+    /// Writes one line to the command's standard input.
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("standard input is open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("write to the command's standard input");
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next line of standard output, failing the test after `WAIT`.
+    fn line(&mut self) -> String {
+        match self.stdout.recv_timeout(WAIT) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no line on standard output within {WAIT:?}; standard error: {:#?}",
+                self.stderr()
+            ),
+            Err(RecvTimeoutError::Disconnected) => panic!(
+                "standard output closed ({:?}); standard error: {:#?}",
+                self.child.try_wait(),
+                self.stderr()
+            ),
+        }
+    }
+
+    fn expect_line(&mut self, expected: &str) {
+        let line = self.line();
+        assert_eq!(line, expected, "standard error: {:#?}", self.stderr());
+    }
+
+    /// The lines of standard error so far, without waiting.
+    fn stderr(&mut self) -> &[String] {
+        self.stderr_seen.extend(self.stderr.try_iter());
+        &self.stderr_seen
+    }
+
+    /// Waits for a line of standard error that contains one of `texts`, failing after `WAIT`.
+    fn wait_stderr(&mut self, texts: &[&str]) -> String {
+        let wanted = |line: &str| texts.iter().any(|text| line.contains(text));
+        if let Some(line) = self.stderr().iter().find(|line| wanted(line)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.stderr.recv_deadline(deadline) {
+                Ok(line) => {
+                    self.stderr_seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {texts:?} on standard error; seen: {:#?}",
+                    self.stderr_seen
+                ),
+            }
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("child status").is_none()
+    }
+
+    /// Waits up to `limit` for the command to exit; its status and the lines it still wrote on
+    /// standard output. Standard error is then complete in [`Tool::stderr`].
+    fn exit_within(&mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let mut rest = Vec::new();
+        // Standard output closes when the process ends.
+        loop {
+            match self.stdout.recv_deadline(deadline) {
+                Ok(line) => rest.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "still running after {limit:?}; output {rest:#?}; standard error: {:#?}",
+                    self.stderr()
+                ),
+            }
+        }
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "closed its output but did not exit within {limit:?}"
+            );
+            // Output is closed, so the process is ending: a short poll for its status.
+            thread::sleep(Duration::from_millis(5));
+        };
+        while let Ok(line) = self.stderr.recv_deadline(deadline) {
+            self.stderr_seen.push(line);
+        }
+        (status, rest)
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines read from a pipe on a thread of their own; the channel ends with the pipe.
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (lines, received) = crossbeam_channel::unbounded();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
+}
+
+/// Starts the command as a server on a free loopback port, `args` given that port.
+///
+/// The command refuses port 0, so the port comes from a listener the test binds on 127.0.0.1:0 and
+/// lets go. Another process could take the port in that short window; then the command cannot
+/// listen and exits, and it is started again on another port (three tries in all).
+fn start_listening(args: impl Fn(u16) -> Vec<String>) -> (Tool, u16) {
+    for _ in 0..3 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut tool = Tool::start(&args(port));
+        if tool
+            .wait_stderr(&["listening on", "cannot listen"])
+            .contains("listening on")
+        {
+            return (tool, port);
+        }
+    }
+    panic!("the command could not listen on a free port in three tries");
+}
+
+/// A listener for the command to connect to, and the `--connect` option's value for it.
+fn controller_listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    (listener, format!("127.0.0.1:{port}"))
+}
+
+/// A raw TCP connection to the command's server, with a read timeout.
+fn connect(port: u16) -> (TcpStream, LineReader) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the command");
+    let reader = LineReader::new(&stream);
+    (stream, reader)
+}
+
+/// An empty folder of this test's own under Cargo's temporary directory for integration tests,
+/// removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cli-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create a scratch folder");
+        Scratch(dir)
+    }
+
+    /// Writes a file in the folder; its path.
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        fs::write(&path, text).expect("write a file");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// Point 1: configuration.
+
+#[test]
+fn with_no_file_and_no_option_it_is_a_tcp_server_on_port_60001() {
+    // The default binds every IPv4 interface on port 60001. So as not to open that to the network,
+    // the test holds 127.0.0.1:60001 itself: the command must then fail to listen on exactly
+    // 0.0.0.0:60001, which shows the default without the command ever listening.
+    let _held = TcpListener::bind("127.0.0.1:60001")
+        .expect("port 60001 on loopback must be free for this test");
+    let mut tool = Tool::start::<&str>(&[]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert_eq!(status.code(), Some(1), "{:#?}", tool.stderr());
+    assert!(output.is_empty(), "{output:?}");
+    let stderr = tool.stderr();
+    assert!(
+        stderr
+            .iter()
+            .any(|line| line.contains("cannot listen on 0.0.0.0:60001")),
+        "{stderr:#?}"
+    );
+}
+
+#[test]
+fn later_files_override_earlier_ones() {
+    let (controller, _) = controller_listener();
+    let port = controller.local_addr().unwrap().port();
+    let dir = Scratch::new("mdf-order");
+    let refused = refused_address();
+    let first = dir.write(
+        "first.mdf",
+        &format!(
+            "Plugin_Remote_EnableClient=true\nPlugin_Remote_Hostname={}\nPlugin_Remote_Port={}\n",
+            refused.ip(),
+            refused.port()
+        ),
+    );
+    let second = dir.write(
+        "second.mdf",
+        &format!("Plugin_Remote_Hostname=127.0.0.1\nPlugin_Remote_Port={port}\n"),
+    );
+    let mut tool = Tool::start(&[first, second]);
+    let _connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+}
+
+#[test]
+fn set_overrides_the_files_wherever_it_is_written() {
+    let (controller, _) = controller_listener();
+    let port = controller.local_addr().unwrap().port();
+    let dir = Scratch::new("mdf-set");
+    let refused = refused_address();
+    let file = dir.write(
+        "main.mdf",
+        &format!(
+            "Plugin_Remote_EnableClient=true\nPlugin_Remote_Hostname={}\nPlugin_Remote_Port={}\n",
+            refused.ip(),
+            refused.port()
+        ),
+    );
+    let mut tool = Tool::start(&[
+        "--set".to_owned(),
+        "Plugin_Remote_Hostname=127.0.0.1".to_owned(),
+        "--set".to_owned(),
+        format!("Plugin_Remote_Port={port}"),
+        file,
+    ]);
+    let _connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+}
+
+// Point 2: data, in each mode.
+
+#[test]
+fn tcp_server_both_directions_and_events() {
+    let (mut tool, port) =
+        start_listening(|port| vec!["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    let (mut controller, mut replies) = connect(port);
+    tool.expect_line(CONNECTED);
+
+    controller.write_all(b"MESSAGE|aaa|bbb\n").unwrap();
+    tool.expect_line("MESSAGE|aaa|bbb");
+    tool.send("SYNTH_START|mei|mei_voice_normal|hello");
+    assert_eq!(replies.line(), "SYNTH_START|mei|mei_voice_normal|hello");
+
+    drop(controller);
+    drop(replies);
+    tool.expect_line(DISCONNECTED);
+}
+
+#[test]
+fn tcp_client_both_directions_and_events() {
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&["--connect", &target]);
+    let mut connection = accept(&controller);
+    let mut replies = LineReader::new(&connection);
+    tool.expect_line(CONNECTED);
+
+    connection.write_all(b"MESSAGE|aaa|bbb\n").unwrap();
+    tool.expect_line("MESSAGE|aaa|bbb");
+    tool.send("SYNTH_START|mei|mei_voice_normal|hello");
+    assert_eq!(replies.line(), "SYNTH_START|mei|mei_voice_normal|hello");
+
+    drop(connection);
+    drop(replies);
+    tool.expect_line(DISCONNECTED);
+}
+
+#[test]
+fn websocket_client_both_directions_and_events() {
+    let mut server = WebSocketServerConfig::new(0);
+    server.path = Some("/chat".to_owned());
+    let mut config = Config::default();
+    config.websocket_server = Some(server);
+    let controller = Remote::start(&config).expect("a WebSocket server");
+    let address = controller.websocket_addr().expect("its address");
+
+    let mut tool = Tool::start(&["--websocket", &format!("ws://{address}/chat")]);
+    let (agent, _) = wait_for(&controller, "the command to connect", |event| match event {
+        Event::Connected { peer, .. } => Some(*peer),
+        _ => None,
+    });
+    tool.expect_line(CONNECTED);
+
+    controller.send_message("TEST_MESSAGE", "hello").unwrap();
+    tool.expect_line("TEST_MESSAGE|hello");
+    tool.send("REPLY|from the command");
+    assert_eq!(next_message(&controller), "REPLY|from the command");
+
+    controller.disconnect(agent).unwrap();
+    tool.expect_line(DISCONNECTED);
+}
+
+#[test]
+fn serve_websocket_both_directions_and_events() {
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--serve-websocket".to_owned(),
+            format!("127.0.0.1:{port}/chat"),
+        ]
+    });
+    // The command is listening already (see `start_listening`): one attempt, the default.
+    let mut config = Config::default();
+    config.websocket_client = Some(WebSocketClientConfig::new("127.0.0.1", port, "/chat"));
+    let agent = Remote::start(&config).expect("a WebSocket client");
+    wait_for(&agent, "connected to the command", |event| match event {
+        Event::Connected { .. } => Some(()),
+        Event::GaveUp { reason, .. } => panic!("could not connect: {reason}"),
+        _ => None,
+    });
+    tool.expect_line(CONNECTED);
+
+    agent
+        .send_message("RECOG_EVENT_STOP", "hello there")
+        .unwrap();
+    tool.expect_line("RECOG_EVENT_STOP|hello there");
+    tool.send("SYNTH_START|mei|mei_voice_normal|hi");
+    assert_eq!(next_message(&agent), "SYNTH_START|mei|mei_voice_normal|hi");
+
+    agent.shutdown().unwrap();
+    tool.expect_line(DISCONNECTED);
+}
+
+#[test]
+fn inbound_lines_are_written_one_per_line_without_audio() {
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&["--connect", &target]);
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+
+    connection
+        .write_all(
+            b"MESSAGE|aaa|bbb\nNOARGS\nEMPTY|\n__AV_MESSAGE,MOTION_ADD|mei|action|x.vmd\n\
+              __AV_START\n__AV_SETMODEL,0\n__AV_EXMORPH,mouth_a=0.5,eye_close=1\n__AV_ACTION,3\n\
+              __AVCONF_DISABLEAUTOLIP,ARKIT\n__AV_TRACK,1,2,3\n__AV_ACTION,wave\nSNDSTRM\nSND0004\x01\x02\x03\x04\
+              SNDFILE\nSND0002\x05\x06SNDBRKS\n__AV_END\nLAST|line\n",
+        )
+        .unwrap();
+    for expected in [
+        "MESSAGE|aaa|bbb",
+        "NOARGS",
+        "EMPTY",
+        "MOTION_ADD|mei|action|x.vmd",
+        "__AV_START",
+        "__AV_SETMODEL,0",
+        "__AV_EXMORPH,mouth_a=0.5,eye_close=1",
+        "__AV_ACTION,3",
+        "__AVCONF_DISABLEAUTOLIP,ARKIT",
+        "__AV_TRACK,1,2,3",
+        "__AV_ACTION,wave", // malformed, passed on as it came
+        "SNDSTRM",
+        "SNDFILE",
+        "SNDBRKS",
+        "__AV_END",
+        "LAST|line",
+    ] {
+        tool.expect_line(expected);
+    }
+}
+
+#[test]
+fn avatar_lines_are_written_exactly_as_they_arrived() {
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&["--connect", &target]);
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+
+    let lines = [
+        "__AV_EXMORPH,mouth_a=0.50,eye_close=1.0",
+        "__AV_ACTION,03",
+        "__AVCONF_DISABLEAUTOLIP,AU+ARKIT",
+        "END|marker",
+    ];
+    for line in lines {
+        connection
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    }
+    for expected in lines {
+        tool.expect_line(expected);
+    }
+}
+
+#[test]
+fn every_line_is_flushed_at_once() {
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&["--connect", &target]);
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+    // One line at a time, each read from the pipe before the next is sent, while the command runs
+    // and its standard input is open: a block-buffered output would hold the first line back.
+    for line in ["ONE|1", "TWO|2", "THREE|3"] {
+        connection
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        tool.expect_line(line);
+        assert!(tool.is_running() && tool.stdin.is_some());
+    }
+}
+
+// Point 3: audio.
+
+#[test]
+fn save_audio_writes_one_wav_file_per_segment() {
+    let folder = Scratch::new("audio");
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&[
+        "--connect",
+        &target,
+        "--save-audio",
+        folder.0.to_str().unwrap(),
+    ]);
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+
+    // Segment 1 (two chunks) ends at SNDBRKS, segment 2 at the change to stream mode, segment 3
+    // when the peer disconnects.
+    let mut stream = Vec::new();
+    stream.extend_from_slice(b"SNDFILE\nSND0004\x01\x02\x03\x04SND0006\x05\x06\x07\x08\x09\x0a");
+    stream.extend_from_slice(b"SNDBRKS\nSND0008\x0b\x0c\x0d\x0e\x0f\x10\x11\x12");
+    stream.extend_from_slice(b"SNDSTRM\nSND0002\x13\x14");
+    connection.write_all(&stream).unwrap();
+    tool.expect_line("SNDFILE");
+    tool.expect_line("SNDBRKS");
+    tool.expect_line("SNDSTRM");
+    drop(connection);
+    tool.expect_line(DISCONNECTED);
+
+    tool.close_stdin();
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{:#?}", tool.stderr());
+
+    let mut files: Vec<(u64, u64, PathBuf)> = fs::read_dir(&folder.0)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let (peer, segment) = name
+                .strip_prefix("peer")
+                .and_then(|rest| rest.strip_suffix(".wav"))
+                .and_then(|rest| rest.split_once('-'))
+                .unwrap_or_else(|| panic!("not peer<id>-<n>.wav: {name}"));
+            (peer.parse().unwrap(), segment.parse().unwrap(), path)
+        })
+        .collect();
+    files.sort();
+    let segments: Vec<u64> = files.iter().map(|(_, segment, _)| *segment).collect();
+    assert_eq!(segments, [1, 2, 3], "{files:?}");
+    assert!(
+        files.iter().all(|(peer, _, _)| *peer == files[0].0),
+        "{files:?}"
+    );
+    assert_wav(&files[0].2, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_wav(&files[1].2, &[11, 12, 13, 14, 15, 16, 17, 18]);
+    assert_wav(&files[2].2, &[19, 20]);
+}
+
+/// Checks a 44-byte PCM WAV header for 16 kHz, 16-bit mono and the samples that follow it.
+fn assert_wav(path: &Path, samples: &[u8]) {
+    let bytes = fs::read(path).unwrap();
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let sample_count = samples.len() as u32 / 2;
+    assert_eq!(&bytes[0..4], b"RIFF", "{path:?}");
+    assert_eq!(u32_at(4), 36 + sample_count * 2, "RIFF size of {path:?}");
+    assert_eq!(&bytes[8..16], b"WAVEfmt ", "{path:?}");
+    assert_eq!(u32_at(16), 16, "fmt size of {path:?}");
+    assert_eq!(u16_at(20), 1, "PCM in {path:?}");
+    assert_eq!(u16_at(22), 1, "channels in {path:?}");
+    assert_eq!(u32_at(24), 16_000, "sample rate in {path:?}");
+    assert_eq!(u32_at(28), 32_000, "byte rate in {path:?}");
+    assert_eq!(u16_at(32), 2, "block align in {path:?}");
+    assert_eq!(u16_at(34), 16, "bits per sample in {path:?}");
+    assert_eq!(&bytes[36..40], b"data", "{path:?}");
+    assert_eq!(u32_at(40), sample_count * 2, "data size of {path:?}");
+    assert_eq!(&bytes[44..], samples, "samples of {path:?}");
+}
+
+// Point 4: errors.
+
+#[test]
+fn a_bad_setting_is_one_line_naming_file_line_and_key() {
+    let dir = Scratch::new("bad-mdf");
+    let file = dir.write(
+        "bad.mdf",
+        "# settings\nPlugin_Remote_EnableServer=true\nPlugin_Remote_ListenPort=fifty\n",
+    );
+    // Standard input stays open: the command must not wait for it.
+    let mut tool = Tool::start(&[file.as_str()]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert!(!status.success(), "{status:?}");
+    assert!(output.is_empty(), "{output:?}");
+    let stderr = tool.stderr();
+    assert_eq!(stderr.len(), 1, "{stderr:#?}");
+    assert!(
+        stderr[0].contains(&format!("{file}:3: Plugin_Remote_ListenPort=fifty")),
+        "{stderr:#?}"
+    );
+
+    let mut tool = Tool::start(&[
+        file.as_str(),
+        "--set",
+        "Plugin_Remote_ListenPort=50001",
+        "--set",
+        "Plugin_Remote_RetryCount=many",
+    ]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert!(!status.success(), "{status:?}");
+    assert!(output.is_empty(), "{output:?}");
+    let stderr = tool.stderr();
+    assert_eq!(stderr.len(), 1, "{stderr:#?}");
+    assert!(
+        stderr[0].contains("--set:2: Plugin_Remote_RetryCount=many"),
+        "{stderr:#?}"
+    );
+}
+
+#[test]
+fn it_exits_non_zero_when_every_client_gave_up() {
+    let refused = refused_address();
+    for target in [
+        ["--connect".to_owned(), refused.to_string()],
+        ["--websocket".to_owned(), format!("ws://{refused}/chat")],
+    ] {
+        let args = [
+            &target[..],
+            &["--set".to_owned(), "Plugin_Remote_RetryCount=0".to_owned()],
+        ]
+        .concat();
+        let mut tool = Tool::start(&args);
+        // Standard input stays open: giving up alone must end the command.
+        let (status, output) = tool.exit_within(WAIT);
+        assert_eq!(status.code(), Some(1), "{args:?}: {:#?}", tool.stderr());
+        assert!(output.is_empty(), "{args:?}: {output:?}");
+        let stderr = tool.stderr();
+        assert!(
+            stderr
+                .iter()
+                .any(|line| line.contains("every connection gave up")
+                    && line.contains(&refused.port().to_string())),
+            "{args:?}: {stderr:#?}"
+        );
+    }
+}
+
+// Point 5: end of input, --no-stdin, --help, --version.
+
+#[test]
+fn end_of_input_sends_what_is_queued_closes_and_exits_zero_within_a_second() {
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&["--connect", &target]);
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+
+    let lines: Vec<String> = (1..=100).map(|n| format!("LAST|{n}")).collect();
+    for line in &lines {
+        tool.send(line);
+    }
+    tool.close_stdin();
+    let closed_at = Instant::now();
+    let (status, _) = tool.exit_within(WAIT);
+    let took = closed_at.elapsed();
+    assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
+    assert!(took < Duration::from_secs(1), "took {took:?} to exit");
+
+    // Every line arrived, then a clean close (end of stream, not a reset).
+    connection.set_read_timeout(Some(WAIT)).unwrap();
+    let mut received = String::new();
+    connection
+        .read_to_string(&mut received)
+        .expect("a clean close");
+    let expected: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    assert_eq!(received, expected);
+}
+
+#[test]
+fn no_stdin_keeps_running_without_standard_input() {
+    // Control: with standard input at its end from the start, the command exits at once. (The
+    // kernel completes its connection, if it makes one, without an accept.)
+    let (_idle, idle_target) = controller_listener();
+    let mut tool = Tool::start_with_stdin(&["--connect", &idle_target], Stdio::null());
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{:#?}", tool.stderr());
+
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start_with_stdin(&["--no-stdin", "--connect", &target], Stdio::null());
+    let mut connection = accept(&controller);
+    tool.expect_line(CONNECTED);
+    connection.write_all(b"STILL|here\n").unwrap();
+    tool.expect_line("STILL|here");
+    assert!(tool.is_running());
+}
+
+#[test]
+fn help_lists_every_option_and_every_key_with_its_default() {
+    let mut tool = Tool::start(&["--help"]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert!(status.success());
+    let help = output.join("\n");
+    for option in [
+        "--listen",
+        "--connect",
+        "--websocket",
+        "--serve-websocket",
+        "--set",
+        "--save-audio",
+        "--stand-in",
+        "--no-stdin",
+        "--help",
+        "--version",
+    ] {
+        assert!(help.contains(option), "{option} missing from:\n{help}");
+    }
+    for key in known_keys() {
+        let at = output
+            .iter()
+            .position(|line| line.trim_start().starts_with(key.name))
+            .unwrap_or_else(|| panic!("{} missing from:\n{help}", key.name));
+        assert!(
+            output[at..=at + 1]
+                .join(" ")
+                .contains(&format!("(default: {})", key.default)),
+            "{}'s default missing from:\n{help}",
+            key.name
+        );
+    }
+}
+
+#[test]
+fn version_prints_the_version() {
+    let mut tool = Tool::start(&["--version"]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert!(status.success());
+    assert_eq!(
+        output,
+        [format!("mmdagent-remote {}", env!("CARGO_PKG_VERSION"))]
+    );
+}
+
+#[test]
+fn a_bad_option_exits_2() {
+    for (args, named) in [
+        (&["--frobnicate"][..], "--frobnicate"),
+        (&["--listen", "0"][..], "--listen 0"),
+    ] {
+        let mut tool = Tool::start(args);
+        let (status, output) = tool.exit_within(WAIT);
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        assert!(output.is_empty(), "{output:?}");
+        let stderr = tool.stderr();
+        assert!(
+            stderr.iter().any(|line| line.contains(named)),
+            "{stderr:#?}"
+        );
+    }
+}
+
+// Point 6: --stand-in.
+
+#[test]
+fn stand_in_forwards_to_every_peer_the_sender_included() {
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--stand-in".to_owned(),
+        ]
+    });
+    let (mut first, mut first_reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(first_reads.line(), CONNECTED);
+    let (second, mut second_reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(first_reads.line(), CONNECTED);
+    assert_eq!(second_reads.line(), CONNECTED);
+
+    first.write_all(b"MESSAGE|aaa|bbb\n").unwrap();
+    tool.expect_line("MESSAGE|aaa|bbb");
+    assert_eq!(first_reads.line(), "MESSAGE|aaa|bbb");
+    assert_eq!(second_reads.line(), "MESSAGE|aaa|bbb");
+
+    drop(second);
+    drop(second_reads);
+    tool.expect_line(DISCONNECTED);
+    assert_eq!(first_reads.line(), DISCONNECTED);
+}
