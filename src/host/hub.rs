@@ -139,6 +139,8 @@ pub(crate) struct Hub {
     pub limits: Limits,
     next_peer: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Names of library threads that panicked, for shutdown to report.
+    panicked: Mutex<Vec<String>>,
     counters: Counters,
 }
 
@@ -161,6 +163,7 @@ impl Hub {
             limits,
             next_peer: AtomicU64::new(1),
             threads: Mutex::default(),
+            panicked: Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -181,7 +184,7 @@ impl Hub {
         }
     }
 
-    /// Starts a thread the host will join at shutdown. Finished threads are let go here, so a
+    /// Starts a thread the host will join at shutdown. Finished threads are joined here, so a
     /// long-running server does not collect a handle per connection it ever had.
     pub(crate) fn spawn(
         &self,
@@ -189,10 +192,33 @@ impl Hub {
         body: impl FnOnce() + Send + 'static,
     ) -> io::Result<()> {
         let handle = thread::Builder::new().name(name).spawn(body)?;
-        let mut threads = lock(&self.threads);
-        threads.retain(|thread| !thread.is_finished());
-        threads.push(handle);
+        let finished: Vec<JoinHandle<()>> = {
+            let mut threads = lock(&self.threads);
+            let (finished, running) = std::mem::take(&mut *threads)
+                .into_iter()
+                .partition(|thread| thread.is_finished());
+            *threads = running;
+            threads.push(handle);
+            finished
+        };
+        for thread in finished {
+            self.join(thread);
+        }
         Ok(())
+    }
+
+    /// Joins a library thread, taking note if it panicked.
+    pub(crate) fn join(&self, thread: JoinHandle<()>) {
+        let name = thread.thread().name().unwrap_or("unnamed").to_owned();
+        if thread.join().is_err() {
+            log::error!("library thread {name} panicked; please report this as a bug");
+            lock(&self.panicked).push(name);
+        }
+    }
+
+    /// Names of the library threads that panicked so far.
+    pub(crate) fn panicked(&self) -> Vec<String> {
+        lock(&self.panicked).clone()
     }
 
     /// Takes every thread handle started so far, to join them.

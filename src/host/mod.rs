@@ -335,7 +335,8 @@ impl Remote {
     }
 
     /// Sends an item to one peer, without waiting. Fails if that peer is not connected (now), or for
-    /// an item that cannot be encoded.
+    /// an item that cannot be encoded. As with [`send`](Self::send), a peer whose queue is full is
+    /// disconnected as too slow rather than waited for; the item is then dropped, and counted.
     pub fn send_to(&self, peer: PeerId, item: &Item<'_>) -> Result<(), Error> {
         let wire = self.encode(item)?;
         if self.hub.send_to(peer, wire) {
@@ -432,19 +433,16 @@ impl Remote {
             peer.note_reason(DisconnectReason::ShutDown);
             peer.stop_reading();
         }
-        let mut panicked = Vec::new();
         loop {
             let threads = self.hub.take_threads();
             if threads.is_empty() {
                 break;
             }
             for thread in threads {
-                let name = thread.thread().name().unwrap_or("unnamed").to_owned();
-                if thread.join().is_err() {
-                    panicked.push(name);
-                }
+                self.hub.join(thread);
             }
         }
+        let panicked = self.hub.panicked();
         if panicked.is_empty() {
             Ok(())
         } else {

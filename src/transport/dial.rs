@@ -1,17 +1,29 @@
 //! Making a TCP connection that shutting down can interrupt.
 //!
-//! A host name is resolved to all its addresses, IPv4 and IPv6, tried in the resolver's order. An
-//! attempt to an address that does not answer is made in short slices, each a fresh attempt, so the
-//! stop signal is seen between them: the standard library's connect cannot be interrupted, and
-//! waiting for it would make shutting down as slow as the connect timeout.
+//! A host name is resolved to all its addresses, IPv4 and IPv6, tried in the resolver's order. The
+//! standard library's connect cannot be interrupted, so an attempt to an address that does not
+//! answer is made in slices, each a fresh attempt, and the stop signal is looked at between them.
+//! The slices grow from 250 ms to 2 s: short ones keep shutting down prompt, and growing ones let a
+//! server whose answer takes longer than a slice (a distant relay, a satellite link) be reached, as
+//! an answer that comes after its slice has ended reaches a closed socket. Shutting down therefore
+//! waits at most 2 s for an attempt to a host that does not answer.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::host::StopSignal;
 
-/// The longest a connection attempt blocks before it looks at the stop signal.
-const CONNECT_SLICE: Duration = Duration::from_millis(250);
+/// The first and the longest slice of a connection attempt.
+const FIRST_SLICE: Duration = Duration::from_millis(250);
+const LONGEST_SLICE: Duration = Duration::from_secs(2);
+
+/// `Instant::now() + timeout`, or far in the future for a timeout too long to add (`Duration::MAX`
+/// as "no timeout").
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
 
 /// One attempt at `host:port`: every address the host resolves to, IPv4 and IPv6, in the resolver's order.
 pub(crate) fn dial(
@@ -50,19 +62,17 @@ fn connect_unless_stopped(
     timeout: Duration,
     stop: &StopSignal,
 ) -> std::io::Result<TcpStream> {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
+    let mut slice = FIRST_SLICE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match TcpStream::connect_timeout(
-            &address,
-            left.min(CONNECT_SLICE).max(Duration::from_millis(1)),
-        ) {
+        match TcpStream::connect_timeout(&address, left.min(slice).max(Duration::from_millis(1))) {
             Err(error)
                 if error.kind() == std::io::ErrorKind::TimedOut
                     && !left.is_zero()
                     && !stop.is_stopped() =>
             {
-                continue
+                slice = (slice * 2).min(LONGEST_SLICE);
             }
             result => return result,
         }

@@ -85,7 +85,7 @@ pub(crate) fn serve(
     let _ = writer_ended.recv_timeout(options.flush_timeout);
     shared.close(read_reason);
     if let Ok(writer) = writer {
-        let _ = writer.join();
+        hub.join(writer);
     }
     let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
     match reason {

@@ -18,7 +18,7 @@ use tungstenite::HandshakeError;
 
 use crate::config::WebSocketClientConfig;
 use crate::host::{Event, HostOptions, Hub, PeerId, Transport};
-use crate::transport::dial::dial;
+use crate::transport::dial::{deadline_after, dial};
 use crate::transport::tls::{self, TlsConnector};
 use crate::transport::websocket_link::{self, Established, Link, OverLink, Reader};
 use crate::Error;
@@ -127,7 +127,7 @@ fn attempt(
     max_line_length: usize,
     options: HostOptions,
 ) -> Result<Instant, Failure> {
-    let deadline = Instant::now() + config.connect_timeout;
+    let deadline = deadline_after(config.connect_timeout);
     let socket = dial(&config.host, config.port, config.connect_timeout, &hub.stop)
         .map_err(Failure::Other)?;
     let _ = socket.set_nodelay(true);

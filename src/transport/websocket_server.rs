@@ -18,6 +18,7 @@ use tungstenite::HandshakeError;
 
 use crate::config::WebSocketServerConfig;
 use crate::host::{lock, Event, HostOptions, Hub, PeerId, Transport};
+use crate::transport::dial::deadline_after;
 use crate::transport::tls::{self, TlsAcceptor};
 use crate::transport::websocket_link::{self, Established, Link, OverLink, Reader};
 use crate::Error;
@@ -154,7 +155,7 @@ fn handshake_and_serve(
     address: SocketAddr,
 ) -> Result<(), String> {
     let _ = socket.set_nodelay(true);
-    let deadline = Instant::now() + shared.config.handshake_timeout;
+    let deadline = deadline_after(shared.config.handshake_timeout);
     let reader = Reader::start(
         &socket,
         format!("mdr-r{}", id.get()),
@@ -212,21 +213,29 @@ fn upgrade_and_serve<S: OverLink>(
     let websocket_config = websocket_link::websocket_config(shared.config.max_frame_size);
     let mut handshake =
         tungstenite::accept_hdr_with_config(stream, callback, Some(websocket_config));
-    let websocket = loop {
+    let outcome = loop {
         match handshake {
-            Ok(websocket) => break websocket,
+            Ok(websocket) => break Ok(websocket),
             Err(HandshakeError::Interrupted(mut midway)) => {
-                reader.feed(
+                if let Err(error) = reader.feed(
                     midway.get_mut().get_mut().link(),
                     deadline,
                     hub.stop.receiver(),
-                )?;
+                ) {
+                    break Err(error);
+                }
                 handshake = midway.handshake();
             }
-            Err(HandshakeError::Failure(error)) => return Err(format!("upgrade failed: {error}")),
+            Err(HandshakeError::Failure(error)) => break Err(format!("upgrade failed: {error}")),
         }
     };
     let (path, app) = chosen.unwrap_or_default();
+    // Whatever happens from here on, a path reserved for this agent is given back when it ends.
+    let _reserved = shared.config.exclusive_paths.then(|| Reserved {
+        shared,
+        path: path.clone(),
+    });
+    let websocket = outcome?;
     let description = format!("{address} on {path} (X-App-Type: {app})");
     let connection = Established {
         websocket,
@@ -242,10 +251,19 @@ fn upgrade_and_serve<S: OverLink>(
         shared.max_line_length,
         &description,
     );
-    if shared.config.exclusive_paths {
-        lock(&shared.taken).remove(&path);
-    }
     Ok(())
+}
+
+/// A path taken by one agent under `exclusive_paths`, given back when dropped.
+struct Reserved<'s> {
+    shared: &'s Shared,
+    path: String,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.taken).remove(&self.path);
+    }
 }
 
 /// Whether a server for `served` (None: any) serves a request for `path`: the path itself, or the
