@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvEr
 
 use crate::codec::{encode, encode_line, DecodeError, Item, Message};
 use crate::config::Config;
-use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
+use crate::transport::{listener, tcp_client, tcp_server, websocket_client, websocket_server};
 use crate::Error;
 
 pub(crate) use hub::{lock, Hub, Limits, PeerShared, StopSignal, Wire};
@@ -240,8 +240,8 @@ pub struct Remote {
     hub: Arc<Hub>,
     events: Receiver<Event>,
     stop: Option<Sender<()>>,
-    tcp_server: Option<tcp_server::Listening>,
-    websocket_server: Option<websocket_server::Listening>,
+    tcp_server: Option<listener::Listening>,
+    websocket_server: Option<listener::Listening>,
     options: HostOptions,
 }
 
@@ -298,14 +298,14 @@ impl Remote {
 
     /// The address the TCP server listens on, if one runs (useful when it was asked for port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.tcp_server.as_ref().map(tcp_server::Listening::address)
+        self.tcp_server.as_ref().map(listener::Listening::address)
     }
 
     /// The address the WebSocket server listens on, if one runs.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.websocket_server
             .as_ref()
-            .map(websocket_server::Listening::address)
+            .map(listener::Listening::address)
     }
 
     /// Sends an item to every connected peer, without waiting; returns how many peers it was

@@ -135,7 +135,7 @@ fn attempt(
         .peer_addr()
         .map_err(|error| Failure::Other(error.to_string()))?;
     let id = hub.next_peer_id();
-    let reader = Reader::start(&socket, format!("mdr-r{}", id.get()), options, &hub.stop)
+    let reader = Reader::start(&socket, format!("mdr-in{}", id.get()), options, &hub.stop)
         .map_err(|error| Failure::Other(error.to_string()))?;
     let link = Link::new(
         socket

@@ -302,20 +302,7 @@ pub(crate) fn serve<S: OverLink>(
         let _ = owner.websocket.flush();
     }
     drop(reader);
-    match reason {
-        DisconnectReason::ClosedByPeer
-        | DisconnectReason::ShutDown
-        | DisconnectReason::DisconnectedByHost => {
-            log::info!("{id} {address} disconnected: {reason}")
-        }
-        _ => log::warn!("{id} {address} disconnected: {reason}"),
-    }
-    hub.emit(Event::Disconnected {
-        peer: id,
-        address,
-        transport,
-        reason: reason.clone(),
-    });
+    crate::transport::report_disconnected(hub, id, address, transport, &reason);
     reason
 }
 

@@ -7,49 +7,21 @@
 //! relays make the agent pick another channel.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::StatusCode;
 use tungstenite::HandshakeError;
 
 use crate::config::WebSocketServerConfig;
-use crate::host::{lock, Event, HostOptions, Hub, PeerId, Transport};
+use crate::host::{lock, HostOptions, Hub, PeerId, Transport};
 use crate::transport::dial::deadline_after;
+use crate::transport::listener::{self, Listening};
 use crate::transport::tls::{self, TlsAcceptor};
 use crate::transport::websocket_link::{self, Established, Link, OverLink, Reader};
 use crate::Error;
-
-/// A running WebSocket acceptor: where it listens, and how to wake it.
-pub(crate) struct Listening {
-    address: SocketAddr,
-}
-
-impl Listening {
-    pub(crate) fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Wakes the acceptor from `accept` by connecting to it; it then sees the stop signal.
-    pub(crate) fn wake(&self, timeout: Duration) {
-        let ip = match self.address.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        if let Err(error) =
-            TcpStream::connect_timeout(&SocketAddr::new(ip, self.address.port()), timeout)
-        {
-            log::error!(
-                "cannot wake the WebSocket server on {} to stop it: {error}",
-                self.address
-            );
-        }
-    }
-}
 
 /// What every connection of one server shares.
 struct Shared {
@@ -57,7 +29,6 @@ struct Shared {
     acceptor: Option<TlsAcceptor>,
     /// Paths that have an agent now, for `exclusive_paths`.
     taken: Mutex<HashSet<String>>,
-    active: AtomicUsize,
     max_line_length: usize,
     options: HostOptions,
 }
@@ -70,81 +41,33 @@ pub(crate) fn start(
     options: HostOptions,
 ) -> Result<Listening, Error> {
     let acceptor = config.tls.as_ref().map(tls::server_acceptor).transpose()?;
-    let requested = SocketAddr::new(config.bind_address, config.port);
-    let bind_error = |source| Error::Bind {
-        address: requested,
-        source,
-    };
-    let listener = TcpListener::bind(requested).map_err(bind_error)?;
-    let address = listener.local_addr().map_err(bind_error)?;
     let scheme = if acceptor.is_some() { "wss" } else { "ws" };
-    log::info!(
-        "WebSocket server listening on {scheme}://{address}{}",
-        config.path.as_deref().unwrap_or("/ (any path)")
-    );
     let shared = Arc::new(Shared {
         config: config.clone(),
         acceptor,
         taken: Mutex::default(),
-        active: AtomicUsize::new(0),
         max_line_length,
         options,
     });
-    let acceptor_hub = Arc::clone(hub);
-    hub.spawn("mdr-ws-accept".to_owned(), move || {
-        accept_agents(&acceptor_hub, &listener, &shared)
-    })
-    .map_err(Error::Spawn)?;
-    Ok(Listening { address })
-}
-
-fn accept_agents(hub: &Arc<Hub>, listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if hub.stop.is_stopped() {
-            return;
-        }
-        let socket = match stream {
-            Ok(socket) => socket,
-            Err(error) => {
-                log::warn!("WebSocket server: accepting a connection failed: {error}");
-                if hub.stop.sleep(Duration::from_millis(100)) {
-                    return;
-                }
-                continue;
-            }
-        };
-        let Ok(address) = socket.peer_addr() else {
-            continue;
-        };
-        let address = SocketAddr::new(address.ip().to_canonical(), address.port());
-        if shared.active.load(Ordering::Acquire) >= shared.config.max_peers {
-            let _ = socket.shutdown(Shutdown::Both);
-            hub.note_refused();
-            log::warn!(
-                "WebSocket server: refused {address}: already serving the limit of {} agents",
-                shared.config.max_peers
-            );
-            hub.emit(Event::Refused {
-                address,
-                max_peers: shared.config.max_peers,
-            });
-            continue;
-        }
-        shared.active.fetch_add(1, Ordering::AcqRel);
-        let id = hub.next_peer_id();
-        let (agent_hub, agent_shared) = (Arc::clone(hub), Arc::clone(shared));
-        let spawned = hub.spawn(format!("mdr-ws{}", id.get()), move || {
-            if let Err(reason) = handshake_and_serve(&agent_hub, &agent_shared, id, socket, address)
-            {
+    let agent_hub = Arc::clone(hub);
+    let listening = listener::listen(
+        hub,
+        SocketAddr::new(config.bind_address, config.port),
+        "WebSocket server",
+        "mdr-ws-accept",
+        config.max_peers,
+        Arc::new(move |id, socket, address| {
+            if let Err(reason) = handshake_and_serve(&agent_hub, &shared, id, socket, address) {
                 log::warn!("WebSocket server: {address} could not connect: {reason}");
             }
-            agent_shared.active.fetch_sub(1, Ordering::AcqRel);
-        });
-        if let Err(error) = spawned {
-            shared.active.fetch_sub(1, Ordering::AcqRel);
-            log::error!("WebSocket server: cannot start a thread for a new agent: {error}");
-        }
-    }
+        }),
+    )?;
+    log::info!(
+        "WebSocket server listening on {scheme}://{}{}",
+        listening.address(),
+        config.path.as_deref().unwrap_or("/ (any path)")
+    );
+    Ok(listening)
 }
 
 fn handshake_and_serve(
@@ -158,7 +81,7 @@ fn handshake_and_serve(
     let deadline = deadline_after(shared.config.handshake_timeout);
     let reader = Reader::start(
         &socket,
-        format!("mdr-r{}", id.get()),
+        format!("mdr-in{}", id.get()),
         shared.options,
         &hub.stop,
     )

@@ -1,0 +1,119 @@
+//! What every server transport shares: binding, the acceptor thread with its peer limit, and waking
+//! it to stop.
+//!
+//! The acceptor closes a connection over the limit at once (the original leaves it hanging) and
+//! starts a thread for each other one; what that thread does is the transport's business. It blocks
+//! in `accept`; shutting down wakes it by connecting to it, as tiny-http does.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::host::{Event, Hub, PeerId};
+use crate::Error;
+
+/// A running acceptor: where it listens, and how to wake it.
+pub(crate) struct Listening {
+    address: SocketAddr,
+    what: &'static str,
+}
+
+impl Listening {
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Wakes the acceptor from `accept` by connecting to it; it then sees the stop signal.
+    pub(crate) fn wake(&self, timeout: Duration) {
+        let ip = match self.address.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        if let Err(error) =
+            TcpStream::connect_timeout(&SocketAddr::new(ip, self.address.port()), timeout)
+        {
+            log::error!(
+                "cannot wake the {} on {} to stop it: {error}",
+                self.what,
+                self.address
+            );
+        }
+    }
+}
+
+/// What a server does with one accepted connection, on a thread of its own.
+pub(crate) type ServeConnection = dyn Fn(PeerId, TcpStream, SocketAddr) + Send + Sync;
+
+/// Binds `requested` and starts an acceptor thread named `thread_name` that hands each connection
+/// within `max_peers` to `serve`, on a thread named after the connection's id.
+pub(crate) fn listen(
+    hub: &Arc<Hub>,
+    requested: SocketAddr,
+    what: &'static str,
+    thread_name: &str,
+    max_peers: usize,
+    serve: Arc<ServeConnection>,
+) -> Result<Listening, Error> {
+    let bind_error = |source| Error::Bind {
+        address: requested,
+        source,
+    };
+    let listener = TcpListener::bind(requested).map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    let acceptor_hub = Arc::clone(hub);
+    hub.spawn(thread_name.to_owned(), move || {
+        accept(&acceptor_hub, &listener, what, max_peers, &serve)
+    })
+    .map_err(Error::Spawn)?;
+    Ok(Listening { address, what })
+}
+
+fn accept(
+    hub: &Arc<Hub>,
+    listener: &TcpListener,
+    what: &str,
+    max_peers: usize,
+    serve: &Arc<ServeConnection>,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for socket in listener.incoming() {
+        if hub.stop.is_stopped() {
+            return;
+        }
+        let socket = match socket {
+            Ok(socket) => socket,
+            Err(error) => {
+                // Out of file descriptors, say: wait a little rather than spin on the same error.
+                log::warn!("{what}: accepting a connection failed: {error}");
+                if hub.stop.sleep(Duration::from_millis(100)) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let Ok(address) = socket.peer_addr() else {
+            continue;
+        };
+        let address = SocketAddr::new(address.ip().to_canonical(), address.port());
+        if active.load(Ordering::Acquire) >= max_peers {
+            let _ = socket.shutdown(Shutdown::Both);
+            hub.note_refused();
+            log::warn!("{what}: refused {address}: already serving the limit of {max_peers} peers");
+            hub.emit(Event::Refused { address, max_peers });
+            continue;
+        }
+        active.fetch_add(1, Ordering::AcqRel);
+        let id = hub.next_peer_id();
+        let (peer_active, peer_serve) = (Arc::clone(&active), Arc::clone(serve));
+        let spawned = hub.spawn(format!("mdr-r{}", id.get()), move || {
+            peer_serve(id, socket, address);
+            peer_active.fetch_sub(1, Ordering::AcqRel);
+        });
+        if let Err(error) = spawned {
+            active.fetch_sub(1, Ordering::AcqRel);
+            log::error!("{what}: cannot start a thread for a new peer: {error}");
+        }
+    }
+}
