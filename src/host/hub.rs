@@ -226,7 +226,8 @@ impl Hub {
         std::mem::take(&mut *lock(&self.threads))
     }
 
-    /// Adds a connected peer. Messages kept while no one was connected go to it first, in order.
+    /// Adds a connected peer. Messages kept while no one was connected go to it first, in order. A
+    /// peer that registers after the host began shutting down is told to stop at once.
     pub(crate) fn register(&self, peer: Arc<PeerShared>) -> Receiver<Wire> {
         let (queue, outbox) = crossbeam_channel::unbounded();
         let mut table = lock(&self.table);
@@ -241,7 +242,17 @@ impl Hub {
             peer.queued_bytes.fetch_add(wire.len(), Ordering::Relaxed);
             let _ = queue.send(wire);
         }
-        table.peers.push(Registered { peer, queue });
+        table.peers.push(Registered {
+            peer: Arc::clone(&peer),
+            queue,
+        });
+        drop(table);
+        // The host may have shut down while this peer was connecting; shutting down stops only the
+        // peers registered when it looked, and it looked after raising the stop signal.
+        if self.stop.is_stopped() {
+            peer.note_reason(DisconnectReason::ShutDown);
+            peer.stop_reading();
+        }
         outbox
     }
 

@@ -50,11 +50,6 @@ pub(crate) fn serve(
     };
     let shared = Arc::new(PeerShared::new(id, address, transport, closer));
     let outbox = hub.register(Arc::clone(&shared));
-    // The host may have shut down between accepting and registering; it only stops the peers it saw.
-    if hub.stop.is_stopped() {
-        shared.note_reason(DisconnectReason::ShutDown);
-        shared.stop_reading();
-    }
     log::info!("{id} connected from {address} ({transport})");
     hub.emit(Event::Connected {
         peer: id,

@@ -262,12 +262,6 @@ pub(crate) fn serve<S: OverLink>(
         shared.set_close_signal(signal);
     }
     let outbox = hub.register(Arc::clone(&shared));
-    // The host may have shut down between the handshake and registering; it only stops the peers
-    // it saw.
-    if hub.stop.is_stopped() {
-        shared.note_reason(DisconnectReason::ShutDown);
-        shared.stop_reading();
-    }
     log::info!("{id} connected: {description} ({transport})");
     hub.emit(Event::Connected {
         peer: id,
