@@ -48,7 +48,8 @@ enum State {
     /// Inside a text line; `pending` holds what came so far.
     InLine,
     /// Inside a line longer than the limit, dropping it up to its end.
-    Dropping { length: usize, start: String },
+    /// `start` holds the line's first bytes, up to the quoted length, whichever piece they came in.
+    Dropping { length: usize, start: Vec<u8> },
     /// Inside an audio chunk of `length` bytes; `pending` holds what came so far.
     Audio { length: usize },
 }
@@ -131,7 +132,7 @@ impl LineDecoder {
             State::Dropping { length, start } => sink(Err(DecodeError::LineTooLong {
                 length,
                 limit: self.max_line_length,
-                start,
+                start: String::from_utf8_lossy(&start).into_owned(),
             })),
             State::Audio { length } => {
                 sink(Err(DecodeError::IncompleteAudioChunk {
@@ -255,7 +256,7 @@ impl LineDecoder {
         self.state = State::LineStart;
         if self.pending.len() + line.len() > self.max_line_length {
             self.start_dropping(line);
-            self.finish_dropping(0, sink);
+            self.finish_dropping(sink);
         } else if self.pending.is_empty() {
             match window.text(input, end) {
                 Some(text) => emit_text(text, sink),
@@ -275,17 +276,18 @@ impl LineDecoder {
         input: &'i [u8],
         sink: &mut impl FnMut(Result<Item<'_>, DecodeError>),
     ) -> &'i [u8] {
-        match find_line_end(input) {
+        let end = find_line_end(input);
+        let dropped = &input[..end.unwrap_or(input.len())];
+        if let State::Dropping { length, start } = &mut self.state {
+            *length += dropped.len();
+            quote(start, dropped);
+        }
+        match end {
             Some(end) => {
-                self.finish_dropping(end, sink);
+                self.finish_dropping(sink);
                 &input[end + 1..]
             }
-            None => {
-                if let State::Dropping { length, .. } = &mut self.state {
-                    *length += input.len();
-                }
-                &[]
-            }
+            None => &[],
         }
     }
 
@@ -315,31 +317,23 @@ impl LineDecoder {
 
     /// Switches to dropping the current line, whose bytes so far are `pending` and then `more`.
     fn start_dropping(&mut self, more: &[u8]) {
-        let mut start = self.pending.clone();
-        start.extend_from_slice(
-            &more[..more
-                .len()
-                .min(QUOTED_START_LENGTH.saturating_sub(start.len()))],
-        );
-        start.truncate(QUOTED_START_LENGTH);
+        let mut start = Vec::with_capacity(QUOTED_START_LENGTH);
+        quote(&mut start, &self.pending);
+        quote(&mut start, more);
         self.state = State::Dropping {
             length: self.pending.len() + more.len(),
-            start: String::from_utf8_lossy(&start).into_owned(),
+            start,
         };
         self.pending.clear();
     }
 
     /// Reports the dropped line, `extra` more bytes of which came before its line end.
-    fn finish_dropping(
-        &mut self,
-        extra: usize,
-        sink: &mut impl FnMut(Result<Item<'_>, DecodeError>),
-    ) {
+    fn finish_dropping(&mut self, sink: &mut impl FnMut(Result<Item<'_>, DecodeError>)) {
         if let State::Dropping { length, start } = mem::replace(&mut self.state, State::LineStart) {
             sink(Err(DecodeError::LineTooLong {
-                length: length + extra,
+                length,
                 limit: self.max_line_length,
-                start,
+                start: String::from_utf8_lossy(&start).into_owned(),
             }));
         }
     }
@@ -396,9 +390,15 @@ impl<'i> Utf8Window<'i> {
 fn emit_text(text: &str, sink: &mut impl FnMut(Result<Item<'_>, DecodeError>)) {
     if text.starts_with('_') {
         emit_item(Item::from_line(text), sink);
-    } else {
+    } else if text != "|" {
         sink(Ok(Item::Message(Message::parse(text))));
     }
+}
+
+/// Adds to a dropped line's quoted start, up to the quoted length.
+fn quote(start: &mut Vec<u8>, bytes: &[u8]) {
+    let wanted = QUOTED_START_LENGTH.saturating_sub(start.len());
+    start.extend_from_slice(&bytes[..bytes.len().min(wanted)]);
 }
 
 fn emit_line(line: &[u8], sink: &mut impl FnMut(Result<Item<'_>, DecodeError>)) {
@@ -420,6 +420,8 @@ fn emit_item(
     sink: &mut impl FnMut(Result<Item<'_>, DecodeError>),
 ) {
     match item {
+        // A line that says nothing (`|`, `__AV_MESSAGE,`) is no message, as a blank line is none.
+        Ok(Item::Message(message)) if message.name().is_empty() && message.args().is_empty() => {}
         Ok(item) => sink(Ok(item)),
         Err(error) => {
             let unparsed = match &error {
@@ -678,6 +680,25 @@ mod tests {
                 }),
                 message("A", "\u{fffd}\u{fffd}b"),
             ]
+        );
+    }
+
+    #[test]
+    fn lines_that_say_nothing_are_no_message() {
+        assert_eq!(
+            decode_all(&[b"|\n__AV_MESSAGE,\n__AV_MESSAGE,|\nA|\n"]),
+            [message("A", "")]
+        );
+    }
+
+    #[test]
+    fn a_dropped_line_is_quoted_alike_however_it_arrives() {
+        let line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ\n";
+        let whole = decode_all(&[line]);
+        let pieces: Vec<&[u8]> = line.chunks(1).collect();
+        assert_eq!(decode_all(&pieces), whole);
+        assert!(
+            matches!(&whole[0], Err(DecodeError::LineTooLong { start, .. }) if start.len() == 40)
         );
     }
 

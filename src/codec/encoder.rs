@@ -1,9 +1,9 @@
 //! Writing items in the wire format, refusing what would not arrive as sent.
 //!
 //! The rule this module keeps: whatever [`encode`] accepts, a [`LineDecoder`](crate::LineDecoder)
-//! on the other end decodes back into the same item. A message whose line would be misread (one
-//! that starts like an avatar command or an audio header) is sent wrapped as `__AV_MESSAGE,...`,
-//! which the agent and this crate both unwrap.
+//! on the other end decodes back into the same item, provided its line fits that decoder's line
+//! limit. A message whose line would be misread (one that starts like an avatar command or an audio
+//! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
 use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
