@@ -87,9 +87,7 @@ impl AudioRecorder {
                 let folder = self.folder.clone();
                 let audio = self.peers.entry(*peer).or_default();
                 if audio.open.is_none() {
-                    audio.written += 1;
-                    let path = folder.join(format!("peer{}-{:04}.wav", peer.get(), audio.written));
-                    audio.open = Some(Segment::create(path)?);
+                    audio.open = Some(Segment::create_next(&folder, *peer, &mut audio.written)?);
                 }
                 if let Some(segment) = &mut audio.open {
                     segment.append(bytes)?;
@@ -104,7 +102,8 @@ impl AudioRecorder {
                 let ends = match control {
                     AudioControl::Break => true,
                     mode => {
-                        let changed = audio.mode.is_some_and(|current| current != *mode);
+                        // Stream mode until told otherwise, as the agent starts.
+                        let changed = audio.mode.unwrap_or(AudioControl::Stream) != *mode;
                         audio.mode = Some(*mode);
                         changed
                     }
@@ -152,8 +151,26 @@ impl AudioRecorder {
 }
 
 impl Segment {
-    fn create(path: PathBuf) -> io::Result<Self> {
-        let mut file = BufWriter::new(File::create(&path)?);
+    /// Creates the next file for `peer` in `folder`, `peer<id>-<n>.wav` with `n` after `written`
+    /// and after any file already there, so no earlier recording is overwritten.
+    fn create_next(folder: &Path, peer: PeerId, written: &mut u32) -> io::Result<Self> {
+        loop {
+            *written += 1;
+            let path = folder.join(format!("peer{}-{:04}.wav", peer.get(), written));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => return Segment::start(path, file),
+                Err(error)
+                    if error.kind() == io::ErrorKind::AlreadyExists && *written < u32::MAX =>
+                {
+                    continue
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn start(path: PathBuf, file: File) -> io::Result<Self> {
+        let mut file = BufWriter::new(file);
         write_header(&mut file, 0)?;
         Ok(Segment {
             path,
@@ -288,6 +305,41 @@ mod tests {
         assert_eq!(&first[44..], &[1, 0, 2, 0, 3, 0]);
         let odd = std::fs::read(folder.join("peer1-0003.wav")).unwrap();
         assert_eq!(odd.len(), 44 + 2, "half a sample is cut off");
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[test]
+    fn the_first_file_mode_after_default_stream_audio_starts_a_segment() {
+        let folder = scratch("default-mode");
+        let mut recorder = AudioRecorder::new(&folder).unwrap();
+        let mut saved = Vec::new();
+        for event in [
+            chunk(1, &[1, 0]),
+            control(1, AudioControl::File),
+            chunk(1, &[2, 0]),
+            control(1, AudioControl::Break),
+        ] {
+            saved.extend(recorder.record(&event).unwrap());
+        }
+        let samples: Vec<u64> = saved.iter().map(|segment| segment.samples).collect();
+        assert_eq!(samples, [1, 1]);
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[test]
+    fn a_second_recorder_in_the_same_folder_keeps_the_first_ones_files() {
+        let folder = scratch("twice");
+        for _ in 0..2 {
+            let mut recorder = AudioRecorder::new(&folder).unwrap();
+            recorder.record(&chunk(1, &[7, 0])).unwrap();
+            recorder.finish().unwrap();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["peer1-0001.wav", "peer1-0002.wav"]);
         std::fs::remove_dir_all(folder).unwrap();
     }
 

@@ -645,10 +645,15 @@ fn end_of_input_sends_what_is_queued_closes_and_exits_zero_within_a_second() {
     }
     tool.close_stdin();
     let closed_at = Instant::now();
-    let (status, _) = tool.exit_within(WAIT);
+    let (status, rest) = tool.exit_within(WAIT);
     let took = closed_at.elapsed();
     assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
     assert!(took < Duration::from_secs(1), "took {took:?} to exit");
+    assert_eq!(
+        rest,
+        [DISCONNECTED],
+        "the connection it closed is reported as the others are"
+    );
 
     // Every line arrived, then a clean close (end of stream, not a reset).
     connection.set_read_timeout(Some(WAIT)).unwrap();

@@ -3,6 +3,7 @@
 //! Short forms are written as `.mdf` settings (`--listen 50001` is `Plugin_Remote_EnableServer=true`
 //! and `Plugin_Remote_ListenPort=50001`), so they are checked and reported like any other setting.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -35,21 +36,31 @@ pub struct Options {
 }
 
 /// Reads the arguments (without the program name).
-pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command, String> {
+pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     let mut options = Options::default();
     let mut arguments = arguments.into_iter();
-    while let Some(argument) = arguments.next() {
+    while let Some(raw) = arguments.next() {
+        // Only a file name can be something other than UTF-8.
+        let argument = match raw.into_string() {
+            Ok(argument) => argument,
+            Err(file) => {
+                options.files.push(PathBuf::from(file));
+                continue;
+            }
+        };
         let (name, inline_value) = match argument.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
                 (name.to_owned(), Some(value.to_owned()))
             }
             _ => (argument.clone(), None),
         };
-        let mut value = |what: &str| {
-            inline_value
-                .clone()
-                .or_else(|| arguments.next())
-                .ok_or_else(|| format!("{name} needs {what}"))
+        let mut value = |what: &str| match inline_value.clone() {
+            Some(value) => Ok(value),
+            None => arguments
+                .next()
+                .ok_or_else(|| format!("{name} needs {what}"))?
+                .into_string()
+                .map_err(|_| format!("{name}: the value is not UTF-8")),
         };
         match name.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -187,7 +198,8 @@ OPTIONS:
                                   127.0.0.1 unless an address is given, any path unless one is given
     -s, --set KEY=VALUE           set an .mdf key, after the files (repeatable)
         --save-audio FOLDER       save the audio each peer streams as WAV files (16 kHz, 16-bit,
-                                  mono), one per segment: peer<id>-<n>.wav
+                                  mono), one per segment: peer<id>-<n>.wav, numbered after the
+                                  files already there
         --stand-in                behave on the wire as a running agent does: forward every message
                                   received (and, as a TCP server, every connection event) to every
                                   peer, the sender included
@@ -219,14 +231,14 @@ mod tests {
     use super::*;
 
     fn run(arguments: &[&str]) -> Options {
-        match parse(arguments.iter().map(|argument| argument.to_string())) {
+        match parse(arguments.iter().map(OsString::from)) {
             Ok(Command::Run(options)) => *options,
             other => panic!("{arguments:?}: {other:?}"),
         }
     }
 
     fn refused(arguments: &[&str]) -> String {
-        match parse(arguments.iter().map(|argument| argument.to_string())) {
+        match parse(arguments.iter().map(OsString::from)) {
             Err(message) => message,
             other => panic!("{arguments:?} was accepted: {other:?}"),
         }

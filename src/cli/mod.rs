@@ -20,7 +20,7 @@ use args::{Command, Options};
 /// Runs the command with the process's arguments; the exit status is described in `--help`.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let options = match args::parse(std::env::args().skip(1)) {
+    let options = match args::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
         Ok(Command::Help) => {
             print!("{}", args::help());
@@ -38,7 +38,8 @@ pub fn main() -> ExitCode {
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            log::error!("{message}");
+            // Printed rather than logged, so it shows whatever RUST_LOG says.
+            eprintln!("mmdagent-remote: {message}");
             ExitCode::FAILURE
         }
     }
@@ -52,6 +53,10 @@ fn configure(options: &Options) -> Result<Config, String> {
             .map_err(|error| error.to_string())?;
     }
     for (option, assignment) in &options.settings {
+        let key = assignment.split('=').next().unwrap_or_default();
+        if !key.to_ascii_lowercase().starts_with("plugin_remote_") {
+            log::warn!("{option} {assignment}: {key} is not a Plugin_Remote_ key; ignored");
+        }
         settings.set_from(option, assignment);
     }
     let mut config = settings.to_config().map_err(|error| error.to_string())?;
@@ -64,7 +69,7 @@ fn configure(options: &Options) -> Result<Config, String> {
 
 fn run(options: Box<Options>) -> Result<(), String> {
     let config = configure(&options)?;
-    let mut recorder = match &options.save_audio {
+    let recorder = match &options.save_audio {
         Some(folder) => Some(
             AudioRecorder::new(folder)
                 .map_err(|error| format!("cannot save audio in {}: {error}", folder.display()))?,
@@ -81,30 +86,20 @@ fn run(options: Box<Options>) -> Result<(), String> {
     } else {
         lines_of_stdin(config.max_line_length)
     };
-    let mut gave_up = Vec::new();
+    let mut session = Session {
+        recorder,
+        stand_in: options.stand_in,
+        clients,
+        servers,
+        gave_up: Vec::new(),
+    };
 
     let outcome = loop {
         select! {
             recv(remote.events()) -> event => {
                 let Ok(event) = event else { break Ok(()) };
-                if let Some(recorder) = &mut recorder {
-                    match recorder.record(&event) {
-                        Ok(Some(saved)) => log::info!("saved {} samples to {}", saved.samples, saved.path.display()),
-                        Ok(None) => {}
-                        Err(error) => log::error!("cannot save audio: {error}"),
-                    }
-                }
-                if options.stand_in {
-                    forward_as_the_agent_does(&remote, &event);
-                }
-                if let Event::GaveUp { target, reason, .. } = &event {
-                    gave_up.push(format!("{target}: {reason}"));
-                    if servers == 0 && gave_up.len() == clients {
-                        break Err(format!("every connection gave up: {}", gave_up.join("; ")));
-                    }
-                }
-                if !write_event(&event) {
-                    break Ok(());
+                if let Some(outcome) = session.handle(&remote, &event) {
+                    break outcome;
                 }
             },
             recv(typed) -> line => match line {
@@ -117,8 +112,71 @@ fn run(options: Box<Options>) -> Result<(), String> {
             },
         }
     };
-    remote.shutdown().map_err(|error| error.to_string())?;
-    if let Some(recorder) = &mut recorder {
+    // How the connections ended arrives while shutting down; a clone of the receiver outlives it.
+    let last_events = remote.events().clone();
+    let shut_down = remote.shutdown().map_err(|error| error.to_string());
+    for event in last_events.try_iter() {
+        session.handle_after_shutdown(&event);
+    }
+    let finished = session.finish_recording();
+    outcome.and(shut_down).and(finished)
+}
+
+/// What the command keeps track of while it runs.
+struct Session {
+    recorder: Option<AudioRecorder>,
+    stand_in: bool,
+    clients: usize,
+    servers: usize,
+    gave_up: Vec<String>,
+}
+
+impl Session {
+    /// Records, forwards and writes one event; `Some` when the command is to end with that outcome.
+    fn handle(&mut self, remote: &Remote, event: &Event) -> Option<Result<(), String>> {
+        self.record(event);
+        if self.stand_in {
+            forward_as_the_agent_does(remote, event);
+        }
+        if let Event::GaveUp { target, reason, .. } = event {
+            self.gave_up.push(format!("{target}: {reason}"));
+            if self.servers == 0 && self.gave_up.len() == self.clients {
+                return Some(Err(format!(
+                    "every connection gave up: {}",
+                    self.gave_up.join("; ")
+                )));
+            }
+        }
+        if !write_event(event) {
+            return Some(Ok(()));
+        }
+        None
+    }
+
+    fn handle_after_shutdown(&mut self, event: &Event) {
+        self.record(event);
+        write_event(event);
+    }
+
+    fn record(&mut self, event: &Event) {
+        let Some(recorder) = &mut self.recorder else {
+            return;
+        };
+        match recorder.record(event) {
+            Ok(Some(saved)) => log::info!(
+                "saved {} samples to {}",
+                saved.samples,
+                saved.path.display()
+            ),
+            Ok(None) => {}
+            Err(error) => log::error!("cannot save audio: {error}"),
+        }
+    }
+
+    fn finish_recording(&mut self) -> Result<(), String> {
+        let Some(recorder) = &mut self.recorder else {
+            return Ok(());
+        };
         for saved in recorder
             .finish()
             .map_err(|error| format!("cannot save audio: {error}"))?
@@ -129,18 +187,18 @@ fn run(options: Box<Options>) -> Result<(), String> {
                 saved.path.display()
             );
         }
+        Ok(())
     }
-    outcome
 }
 
 /// Lines of standard input, read on a thread of their own; the channel ends with the input.
-/// Blank lines are skipped: they are no message.
+/// Empty lines are skipped: they are no message.
 fn lines_of_stdin(max_line_length: usize) -> Receiver<String> {
     let (lines, typed) = crossbeam_channel::bounded(64);
     thread::spawn(move || {
         let mut input = io::stdin().lock();
         while let Some(line) = read_line(&mut input, max_line_length) {
-            if !line.trim().is_empty() && lines.send(line).is_err() {
+            if !line.is_empty() && lines.send(line).is_err() {
                 break;
             }
         }
@@ -214,7 +272,7 @@ fn write_event(event: &Event) -> bool {
     match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
         Ok(()) => true,
         Err(error) => {
-            log::info!("standard output is closed ({error}); stopping");
+            log::warn!("standard output is closed ({error}); stopping");
             false
         }
     }

@@ -57,7 +57,8 @@ pub(crate) struct Entry {
 pub struct MdfSettings {
     known: Vec<(Key, Entry)>,
     unknown: Vec<Entry>,
-    overrides: usize,
+    /// How many overrides each source (`--set`, `--listen`...) gave so far, to number them.
+    overrides: Vec<(Arc<str>, usize)>,
     loaded: usize,
 }
 
@@ -114,13 +115,27 @@ impl MdfSettings {
     }
 
     /// Sets one key as [`set`](Self::set) does, naming `source` (a command-line option, say) as
-    /// where it came from in messages, with its position among the overrides as the line number.
+    /// where it came from in messages, with its position among that source's overrides as the line
+    /// number.
     pub fn set_from(&mut self, source: &str, assignment: &str) {
-        self.overrides += 1;
+        let line = match self
+            .overrides
+            .iter_mut()
+            .find(|(name, _)| &**name == source)
+        {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.overrides.push((Arc::from(source), 1));
+                1
+            }
+        };
         if let Some((key, value)) = assignment.split_once('=') {
             let origin = Origin {
                 source: Arc::from(source),
-                line: self.overrides,
+                line,
             };
             self.insert(key, value.trim_end_matches([' ', '\t', '\r', '\n']), origin);
         }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 
 use crate::host::{DisconnectReason, Event, PeerId, Stats, Transport};
 
@@ -178,9 +178,15 @@ impl Hub {
         if let Event::DecodeError { .. } = event {
             self.note_decode_error();
         }
-        select! {
-            send(self.events, event) -> sent => sent.is_ok(),
-            recv(self.stop.receiver()) -> _ => false,
+        // Even while shutting down, an event is kept when there is room, so a host that cloned the
+        // receiver sees how its connections ended.
+        match self.events.try_send(event) {
+            Ok(()) => !self.stop.is_stopped(),
+            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(event)) => select! {
+                send(self.events, event) -> sent => sent.is_ok(),
+                recv(self.stop.receiver()) -> _ => false,
+            },
         }
     }
 

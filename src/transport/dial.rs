@@ -3,10 +3,11 @@
 //! A host name is resolved to all its addresses, IPv4 and IPv6, tried in the resolver's order. The
 //! standard library's connect cannot be interrupted, so an attempt to an address that does not
 //! answer is made in slices, each a fresh attempt, and the stop signal is looked at between them.
-//! The slices grow from 250 ms to 2 s: short ones keep shutting down prompt, and growing ones let a
-//! server whose answer takes longer than a slice (a distant relay, a satellite link) be reached, as
-//! an answer that comes after its slice has ended reaches a closed socket. Shutting down therefore
-//! waits at most 2 s for an attempt to a host that does not answer.
+//! The slices grow from 250 ms to 800 ms: short ones keep shutting down prompt, and growing ones let
+//! a server whose answer takes longer than the first slice (a distant relay, a satellite link at
+//! about 600 ms) be reached, as an answer that comes after its slice has ended reaches a closed
+//! socket. Shutting down waits at most 800 ms for an attempt to a host that does not answer, so the
+//! command still exits within a second of the end of its input.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use crate::host::StopSignal;
 
 /// The first and the longest slice of a connection attempt.
 const FIRST_SLICE: Duration = Duration::from_millis(250);
-const LONGEST_SLICE: Duration = Duration::from_secs(2);
+const LONGEST_SLICE: Duration = Duration::from_millis(800);
 
 /// `Instant::now() + timeout`, or far in the future for a timeout too long to add (`Duration::MAX`
 /// as "no timeout").
