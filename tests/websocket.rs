@@ -74,6 +74,28 @@ fn bare_accept(listener: &TcpListener, status: StatusCode) -> (Option<WebSocket<
     (websocket, seen)
 }
 
+/// This crate's WebSocket client (the agent) connected to a bare tungstenite server on `/`: the
+/// agent, the server's end of the connection, and the listener, for a reconnection.
+fn agent_with_bare_server(retries: RetryLimit) -> (Remote, WebSocket<TcpStream>, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote =
+        Remote::start(&client_config(listener.local_addr().unwrap(), "/", retries)).unwrap();
+    let websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    (remote, websocket, listener)
+}
+
+/// Waits for the next disconnection and returns its reason.
+fn next_disconnect(remote: &Remote, what: &str) -> DisconnectReason {
+    wait_for(remote, what, |event| match event {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .0
+}
+
 /// Reads the next data frame's text from a bare server's socket.
 fn bare_read_text(websocket: &mut WebSocket<TcpStream>) -> String {
     loop {
@@ -127,17 +149,7 @@ fn client_and_bare_server_exchange_messages_and_the_request_is_the_originals() {
 
 #[test]
 fn an_audio_chunk_in_a_binary_frame_arrives_intact() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let remote = Remote::start(&client_config(
-        listener.local_addr().unwrap(),
-        "/",
-        RetryLimit::Attempts(0),
-    ))
-    .unwrap();
-    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
-        .0
-        .unwrap();
-    connected(&remote, "Connected");
+    let (remote, mut websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
     let samples: Vec<u8> = (0..1280u32).map(|n| (n * 7 % 256) as u8).collect();
     let mut frame = b"SNDFILE\nSND1280".to_vec();
     frame.extend_from_slice(&samples);
@@ -165,17 +177,7 @@ fn an_audio_chunk_in_a_binary_frame_arrives_intact() {
 
 #[test]
 fn pings_are_answered_with_the_same_payload() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let remote = Remote::start(&client_config(
-        listener.local_addr().unwrap(),
-        "/",
-        RetryLimit::Attempts(0),
-    ))
-    .unwrap();
-    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
-        .0
-        .unwrap();
-    connected(&remote, "Connected");
+    let (_remote, mut websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
     websocket
         .send(Frame::Ping(b"are you there".to_vec().into()))
         .unwrap();
@@ -284,10 +286,7 @@ fn a_frame_over_the_limit_ends_the_connection_and_the_client_comes_back() {
         .unwrap();
     connected(&remote, "Connected");
     websocket.send(Frame::text("x".repeat(100_000))).unwrap();
-    let (reason, _) = wait_for(&remote, "Disconnected", |event| match event {
-        Event::Disconnected { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
+    let (reason, _) = (next_disconnect(&remote, "Disconnected"), ());
     assert!(
         matches!(&reason, DisconnectReason::ReadFailed(why) if why.contains("too large")),
         "{reason:?}"
@@ -302,23 +301,10 @@ fn a_frame_over_the_limit_ends_the_connection_and_the_client_comes_back() {
 
 #[test]
 fn the_far_side_closing_or_resetting_ends_the_connection_with_a_reason() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let remote = Remote::start(&client_config(
-        listener.local_addr().unwrap(),
-        "/",
-        RetryLimit::Forever,
-    ))
-    .unwrap();
-    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
-        .0
-        .unwrap();
-    connected(&remote, "Connected");
+    let (remote, mut websocket, listener) = agent_with_bare_server(RetryLimit::Forever);
     websocket.close(None).unwrap();
     let _ = websocket.flush();
-    let (reason, _) = wait_for(&remote, "closed", |event| match event {
-        Event::Disconnected { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
+    let (reason, _) = (next_disconnect(&remote, "closed"), ());
     assert_eq!(reason, DisconnectReason::ClosedByPeer);
     while websocket.read().is_ok() {} // let the close handshake finish
 
@@ -327,10 +313,7 @@ fn the_far_side_closing_or_resetting_ends_the_connection_with_a_reason() {
         .unwrap();
     connected(&remote, "Connected again");
     drop(websocket); // the TCP connection goes without a closing handshake
-    let (reason, _) = wait_for(&remote, "reset", |event| match event {
-        Event::Disconnected { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
+    let (reason, _) = (next_disconnect(&remote, "reset"), ());
     assert!(
         matches!(reason, DisconnectReason::ReadFailed(_)),
         "{reason:?}"
@@ -455,17 +438,7 @@ fn the_server_turns_away_one_agent_over_its_limit() {
 
 #[test]
 fn shutting_down_sends_what_is_queued_and_a_close_frame() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let remote = Remote::start(&client_config(
-        listener.local_addr().unwrap(),
-        "/",
-        RetryLimit::Attempts(0),
-    ))
-    .unwrap();
-    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
-        .0
-        .unwrap();
-    connected(&remote, "Connected");
+    let (remote, mut websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
     remote.send(&message("GOODBYE", "")).unwrap();
     support::within(WAIT, "shutdown", move || remote.shutdown()).unwrap();
     assert_eq!(bare_read_text(&mut websocket), "GOODBYE\n");
