@@ -107,19 +107,7 @@ pub(crate) fn connect(
     deadline: Instant,
     stop: &crossbeam_channel::Receiver<()>,
 ) -> Result<TlsStream<Link>, String> {
-    let mut attempt = connector.connect(domain, link);
-    loop {
-        match attempt {
-            Ok(stream) => return Ok(stream),
-            Err(native_tls::HandshakeError::Failure(error)) => {
-                return Err(format!("TLS handshake failed: {error}"))
-            }
-            Err(native_tls::HandshakeError::WouldBlock(mut midway)) => {
-                reader.feed(midway.get_mut(), deadline, stop)?;
-                attempt = midway.handshake();
-            }
-        }
-    }
+    complete(connector.connect(domain, link), reader, deadline, stop)
 }
 
 /// The server side of a TLS handshake over `link`, fed from `reader` until `deadline`.
@@ -131,7 +119,17 @@ pub(crate) fn accept(
     deadline: Instant,
     stop: &crossbeam_channel::Receiver<()>,
 ) -> Result<TlsStream<Link>, String> {
-    let mut attempt = acceptor.accept(link);
+    complete(acceptor.accept(link), reader, deadline, stop)
+}
+
+/// Resumes a handshake, either side's, each time more of the far side's answer arrives.
+#[cfg(feature = "tls")]
+fn complete(
+    mut attempt: Result<TlsStream<Link>, native_tls::HandshakeError<Link>>,
+    reader: &Reader,
+    deadline: Instant,
+    stop: &crossbeam_channel::Receiver<()>,
+) -> Result<TlsStream<Link>, String> {
     loop {
         match attempt {
             Ok(stream) => return Ok(stream),
