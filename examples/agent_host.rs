@@ -52,8 +52,10 @@ fn run() -> Result<(), Box<dyn Error>> {
     let typed = read_lines_in_background()?;
     loop {
         select! {
-            recv(remote.events()) -> event => match event {
-                Ok(event) => show(event),
+            // Each delivery is one read from a peer (or one connection event); it is decoded here,
+            // on this thread, with each item borrowed from the bytes as they arrived.
+            recv(remote.inbound()) -> delivery => match delivery {
+                Ok(delivery) => delivery.decode(|received| show(received.into_event())),
                 Err(_) => break,
             },
             recv(typed) -> line => match line {

@@ -11,7 +11,7 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::codec::{AudioControl, Item};
-use crate::host::{Event, PeerId};
+use crate::hub::{Event, PeerId};
 
 /// The format of Plugin_Remote audio.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -226,7 +226,7 @@ fn write_header(out: &mut impl Write, data_length: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::DisconnectReason;
+    use crate::hub::DisconnectReason;
 
     fn chunk(peer: u64, bytes: &[u8]) -> Event {
         Event::Item {
@@ -265,7 +265,7 @@ mod tests {
             Event::Disconnected {
                 peer: PeerId(1),
                 address: "127.0.0.1:1".parse().unwrap(),
-                transport: crate::host::Transport::TcpServer,
+                transport: crate::hub::Transport::TcpServer,
                 reason: DisconnectReason::ClosedByPeer,
             },
         ] {

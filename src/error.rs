@@ -9,8 +9,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::codec::EncodeError;
 use crate::config::Origin;
-use crate::host::PeerId;
+use crate::hub::{DropCause, PeerId};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug)]
@@ -36,6 +37,13 @@ pub enum Error {
     },
     /// The peer is not connected (any more).
     NoSuchPeer(PeerId),
+    /// The message was not queued for the peer, and is counted in [`Stats`](crate::Stats).
+    Dropped {
+        /// The peer it was for.
+        peer: PeerId,
+        /// Why it was not queued.
+        cause: DropCause,
+    },
     /// The operating system would not start a thread.
     Spawn(io::Error),
     /// A thread of the library panicked; the names of the threads.
@@ -79,6 +87,7 @@ impl fmt::Display for Error {
             Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
             Error::Bind { address, source } => write!(f, "cannot listen on {address}: {source}"),
             Error::NoSuchPeer(peer) => write!(f, "{peer} is not connected"),
+            Error::Dropped { peer, cause } => write!(f, "not sent to {peer}: {cause}"),
             Error::Spawn(source) => write!(f, "cannot start a thread: {source}"),
             Error::ThreadPanicked(names) => write!(f, "library threads panicked: {names}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
@@ -96,10 +105,17 @@ impl std::error::Error for Error {
             Error::Setting(_)
             | Error::InvalidMessage(_)
             | Error::NoSuchPeer(_)
+            | Error::Dropped { .. }
             | Error::ThreadPanicked(_)
             | Error::Unsupported(_)
             | Error::Tls(_) => None,
         }
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(error: EncodeError) -> Self {
+        Error::InvalidMessage(error.to_string())
     }
 }
 

@@ -63,7 +63,7 @@
 //!
 //! let (mut connection, _) = controller.accept()?;
 //! connection.write_all(b"MESSAGE|aaa|bbb\n")?;
-//! let received = agent.events().iter().find_map(|event| match event {
+//! let received = agent.events().find_map(|event| match event {
 //!     Event::Item { item: Item::Message(message), .. } => Some(message),
 //!     _ => None,
 //! });
@@ -117,10 +117,10 @@
 //! config.websocket_client = Some(WebSocketClientConfig::new("127.0.0.1", port, "/chat"));
 //! let agent = Remote::start(&config)?;
 //!
-//! let connected = |remote: &Remote| remote.events().iter().any(|event| matches!(event, Event::Connected { .. }));
+//! let connected = |remote: &Remote| remote.events().any(|event| matches!(event, Event::Connected { .. }));
 //! assert!(connected(&controller) && connected(&agent));
 //! controller.send_message("TEST_MESSAGE", "")?;
-//! let received = agent.events().iter().find_map(|event| match event {
+//! let received = agent.events().find_map(|event| match event {
 //!     Event::Item { item: Item::Message(message), .. } => Some(message.to_string()),
 //!     _ => None,
 //! });
@@ -206,12 +206,13 @@ mod codec;
 mod config;
 mod error;
 mod host;
+mod hub;
 mod transport;
 
 pub use audio::{AudioRecorder, SavedSegment, SAMPLE_RATE};
 pub use codec::{
-    encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, LineDecoder,
-    Message, MAX_AUDIO_CHUNK_LENGTH,
+    encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, EncodeError, Item,
+    LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
 };
 pub use config::{
     known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, Origin, RetryLimit, RetryPolicy,
@@ -220,4 +221,8 @@ pub use config::{
     DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };
 pub use error::{Error, SettingError};
-pub use host::{DisconnectReason, Event, HostOptions, PeerId, PeerInfo, Remote, Stats, Transport};
+pub use host::{Events, RecvError, RecvTimeoutError, Remote, TryRecvError};
+pub use hub::{
+    DisconnectReason, DropCause, Event, HostOptions, Inbound, PeerId, PeerInfo, Received, Stats,
+    Transport,
+};

@@ -273,3 +273,11 @@ fn what_the_encoder_writes_decodes_to_the_same_items_however_split() {
         );
     }
 }
+
+#[test]
+fn a_default_decoder_has_the_default_line_limit_of_the_settings() {
+    assert_eq!(
+        LineDecoder::new().max_line_length(),
+        mmdagent_remote::DEFAULT_MAX_LINE_LENGTH
+    );
+}

@@ -550,7 +550,7 @@ fn shutdown_is_prompt_while_the_peer_sends_but_never_reads() {
     connected(&remote, "Connected");
     // The host keeps up with events, so the connection's thread is not waiting on the host but
     // stuck writing to the peer, while the peer's heartbeats pile up behind it.
-    let events = remote.events().clone();
+    let events = remote.inbound().clone();
     let drain = std::thread::spawn(move || while events.recv().is_ok() {});
     let chunk = "z".repeat(60_000);
     for _ in 0..400 {

@@ -96,9 +96,15 @@ fn run(options: Box<Options>) -> Result<(), String> {
 
     let outcome = loop {
         select! {
-            recv(remote.events()) -> event => {
-                let Ok(event) = event else { break Ok(()) };
-                if let Some(outcome) = session.handle(&remote, &event) {
+            recv(remote.inbound()) -> delivery => {
+                let Ok(delivery) = delivery else { break Ok(()) };
+                let mut outcome = None;
+                delivery.decode(|received| {
+                    if outcome.is_none() {
+                        outcome = session.handle(&remote, &received.into_event());
+                    }
+                });
+                if let Some(outcome) = outcome {
                     break outcome;
                 }
             },
@@ -113,10 +119,10 @@ fn run(options: Box<Options>) -> Result<(), String> {
         }
     };
     // How the connections ended arrives while shutting down; a clone of the receiver outlives it.
-    let last_events = remote.events().clone();
+    let last_deliveries = remote.inbound().clone();
     let shut_down = remote.shutdown().map_err(|error| error.to_string());
-    for event in last_events.try_iter() {
-        session.handle_after_shutdown(&event);
+    for delivery in last_deliveries.try_iter() {
+        delivery.decode(|received| session.handle_after_shutdown(&received.into_event()));
     }
     let finished = session.finish_recording();
     outcome.and(shut_down).and(finished)

@@ -13,7 +13,6 @@ use std::borrow::Cow;
 use std::mem;
 
 use crate::codec::item::{AudioControl, AvatarCommand, DecodeError, Item, Message};
-use crate::config::DEFAULT_MAX_LINE_LENGTH;
 
 /// How long an audio header or control is: `SND` and four more bytes.
 const SND_HEADER_LENGTH: usize = 7;
@@ -72,9 +71,12 @@ impl Default for LineDecoder {
 }
 
 impl LineDecoder {
-    /// A decoder with the default line limit, [`DEFAULT_MAX_LINE_LENGTH`] bytes.
+    /// A decoder with the default line limit, 64 KiB, the same as
+    /// [`DEFAULT_MAX_LINE_LENGTH`](crate::DEFAULT_MAX_LINE_LENGTH).
     pub fn new() -> Self {
-        Self::with_max_line_length(DEFAULT_MAX_LINE_LENGTH)
+        // The codec stands below the configuration, so it keeps its own copy of the number; a test
+        // of the crate's public items holds the two together.
+        Self::with_max_line_length(64 * 1024)
     }
 
     /// A decoder that drops lines longer than `max_line_length` bytes (line end not counted).

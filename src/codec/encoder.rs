@@ -9,7 +9,18 @@ use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
-use crate::Error;
+
+/// Why an item cannot be sent: what it holds would not arrive as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError(String);
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 /// The longest audio chunk a header can announce (four decimal digits).
 pub const MAX_AUDIO_CHUNK_LENGTH: usize = 9999;
@@ -30,18 +41,28 @@ pub const MAX_AUDIO_CHUNK_LENGTH: usize = 9999;
 /// assert_eq!(wire, b"MESSAGE|aaa|bbb\nTIMER_EVENT\n");
 /// assert!(encode(&Item::Message(Message::new("A", "two\nlines")), &mut wire).is_err());
 /// ```
-pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match item {
         Item::Message(message) => encode_message(message, out),
         Item::Avatar { line, command } => encode_avatar(line, command, out),
         Item::AudioChunk(bytes) => {
             if bytes.len() > MAX_AUDIO_CHUNK_LENGTH {
-                return Err(Error::InvalidMessage(format!(
+                return Err(EncodeError(format!(
                     "an audio chunk of {} bytes is longer than the {MAX_AUDIO_CHUNK_LENGTH} a header can announce",
                     bytes.len()
                 )));
             }
-            out.extend_from_slice(format!("SND{:04}", bytes.len()).as_bytes());
+            let length = bytes.len();
+            out.extend_from_slice(b"SND");
+            out.extend(
+                [
+                    length / 1000,
+                    length / 100 % 10,
+                    length / 10 % 10,
+                    length % 10,
+                ]
+                .map(|digit| b'0' + digit as u8),
+            );
             out.extend_from_slice(bytes);
             Ok(())
         }
@@ -69,14 +90,14 @@ pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
 /// assert_eq!(wire, b"__AV_SETMODEL,0\n");
 /// assert!(mmdagent_remote::encode_line("SND0004abcd", &mut wire).is_err());
 /// ```
-pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     if line.is_empty() || has_line_end(line) {
-        return Err(Error::InvalidMessage(format!(
+        return Err(EncodeError(format!(
             "{line:?}: a line must be non-empty and hold no line end"
         )));
     }
     if starts_audio_chunk(line.as_bytes()) {
-        return Err(Error::InvalidMessage(format!(
+        return Err(EncodeError(format!(
             "{line:?} starts with an audio chunk header; send audio as an Item::AudioChunk"
         )));
     }
@@ -84,20 +105,18 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let (name, args) = (message.name(), message.args());
     if has_line_end(name) || has_line_end(args) {
-        return Err(Error::InvalidMessage(format!(
-            "{message:?} contains a line end"
-        )));
+        return Err(EncodeError(format!("{message:?} contains a line end")));
     }
     if name.contains('|') {
-        return Err(Error::InvalidMessage(format!(
+        return Err(EncodeError(format!(
             "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
         )));
     }
     if name.is_empty() && args.is_empty() {
-        return Err(Error::InvalidMessage(
+        return Err(EncodeError(
             "an empty message would arrive as nothing".to_owned(),
         ));
     }
@@ -117,13 +136,17 @@ fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error>
     Ok(())
 }
 
-fn encode_avatar(line: &str, command: &AvatarCommand<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+fn encode_avatar(
+    line: &str,
+    command: &AvatarCommand<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let reads_back = !has_line_end(line)
         && Item::from_line(line).is_ok_and(
             |item| matches!(item, Item::Avatar { command: read, .. } if read == *command),
         );
     if !reads_back {
-        return Err(Error::InvalidMessage(format!(
+        return Err(EncodeError(format!(
             "{command:?} would not arrive as sent: its line {line:?} reads differently"
         )));
     }
@@ -146,7 +169,7 @@ mod tests {
     use crate::{AudioControl, LineDecoder};
     use std::borrow::Cow;
 
-    fn encoded(item: Item<'_>) -> Result<Vec<u8>, Error> {
+    fn encoded(item: Item<'_>) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::new();
         encode(&item, &mut out).map(|()| out)
     }

@@ -12,7 +12,7 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::host::StopSignal;
+use crate::hub::StopSignal;
 
 /// The first and the longest slice of a connection attempt.
 const FIRST_SLICE: Duration = Duration::from_millis(250);

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::host::{Event, Hub, PeerId};
+use crate::hub::fault::{self, FaultPoint};
+use crate::hub::{Event, Hub, PeerId, Transport};
+use crate::transport::TransportGuard;
 use crate::Error;
 
 /// A running acceptor: where it listens, and how to wake it.
@@ -52,6 +54,7 @@ pub(crate) fn listen(
     hub: &Arc<Hub>,
     requested: SocketAddr,
     what: &'static str,
+    transport: Transport,
     thread_name: &str,
     max_peers: usize,
     serve: Arc<ServeConnection>,
@@ -63,10 +66,16 @@ pub(crate) fn listen(
     let listener = TcpListener::bind(requested).map_err(bind_error)?;
     let address = listener.local_addr().map_err(bind_error)?;
     let acceptor_hub = Arc::clone(hub);
-    hub.spawn(thread_name.to_owned(), move || {
-        accept(&acceptor_hub, &listener, what, max_peers, &serve)
-    })
-    .map_err(Error::Spawn)?;
+    hub.threads
+        .spawn(thread_name.to_owned(), move || {
+            let _guard = TransportGuard {
+                hub: &acceptor_hub,
+                transport,
+                thread: "acceptor",
+            };
+            accept(&acceptor_hub, &listener, what, max_peers, &serve)
+        })
+        .map_err(Error::Spawn)?;
     Ok(Listening { address, what })
 }
 
@@ -104,16 +113,32 @@ fn accept(
             hub.emit(Event::Refused { address, max_peers });
             continue;
         }
-        active.fetch_add(1, Ordering::AcqRel);
+        fault::check(&hub.options, FaultPoint::Acceptor);
+        let slot = Slot::take(&active);
         let id = hub.next_peer_id();
-        let (peer_active, peer_serve) = (Arc::clone(&active), Arc::clone(serve));
-        let spawned = hub.spawn(format!("mdr-r{}", id.get()), move || {
+        let peer_serve = Arc::clone(serve);
+        let spawned = hub.threads.spawn(format!("mdr-r{}", id.get()), move || {
+            let _slot = slot;
             peer_serve(id, socket, address);
-            peer_active.fetch_sub(1, Ordering::AcqRel);
         });
         if let Err(error) = spawned {
-            active.fetch_sub(1, Ordering::AcqRel);
             log::error!("{what}: cannot start a thread for a new peer: {error}");
         }
+    }
+}
+
+/// One peer's place within the limit, given back when dropped, however its thread ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<AtomicUsize>) -> Slot {
+        active.fetch_add(1, Ordering::AcqRel);
+        Slot(Arc::clone(active))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

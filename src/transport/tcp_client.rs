@@ -1,17 +1,17 @@
-//! The agent as a TCP client: one connector thread that connects, serves the connection, and
-//! connects again when it is lost, retrying as the [`RetryPolicy`](crate::RetryPolicy) allows.
-//!
-//! Every wait here ends at once when the host shuts down: retry pauses wait on the stop signal, and
-//! connection attempts are made as [`dial`] describes.
+//! The agent as a TCP client: one connector thread that keeps a connection to the server through
+//! the [`reconnect`](super::reconnect) loop, each connection served as a
+//! [`connection`](super::connection) with nothing between the socket and the line stream.
 
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::TcpClientConfig;
-use crate::host::{Event, HostOptions, Hub, Transport};
+use crate::hub::{Hub, Transport};
+use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::dial::{dial, display_target};
-use crate::transport::peer;
+use crate::transport::reconnect::{self, Attempt};
+use crate::transport::TransportGuard;
 use crate::Error;
 
 /// Starts the connector thread.
@@ -19,77 +19,59 @@ pub(crate) fn start(
     hub: &Arc<Hub>,
     config: &TcpClientConfig,
     max_line_length: usize,
-    options: HostOptions,
 ) -> Result<(), Error> {
     let connector_hub = Arc::clone(hub);
     let config = config.clone();
-    hub.spawn("mdr-connect".to_owned(), move || {
-        keep_connected(&connector_hub, &config, max_line_length, options);
-    })
-    .map_err(Error::Spawn)
-}
-
-fn keep_connected(
-    hub: &Arc<Hub>,
-    config: &TcpClientConfig,
-    max_line_length: usize,
-    options: HostOptions,
-) {
-    let target = display_target(&config.host, config.port);
-    loop {
-        let Some(stream) = connect_with_retries(hub, config, &target) else {
-            return;
-        };
-        let connected_at = Instant::now();
-        let id = hub.next_peer_id();
-        let reason = peer::serve(
-            hub,
-            id,
-            stream,
-            Transport::TcpClient,
-            max_line_length,
-            options,
-        );
-        if hub.stop.is_stopped() {
-            return;
-        }
-        log::warn!("lost the connection to {target} ({reason}); connecting again");
-        // A server that accepts and at once closes must not make this a busy loop.
-        if connected_at.elapsed() < config.retry.interval && hub.stop.sleep(config.retry.interval) {
-            return;
-        }
-    }
-}
-
-/// Connects, retrying as the policy allows; `None` when it gave up (the host has been told) or the
-/// host shut down.
-fn connect_with_retries(hub: &Hub, config: &TcpClientConfig, target: &str) -> Option<TcpStream> {
-    let mut retries = 0u64;
-    loop {
-        log::info!("connecting to {target}");
-        let failure = match dial(&config.host, config.port, config.connect_timeout, &hub.stop) {
-            Ok(stream) => return Some(stream),
-            Err(failure) => failure,
-        };
-        if hub.stop.is_stopped() {
-            return None;
-        }
-        retries += 1;
-        if !config.retry.allows(retries) {
-            log::error!("gave up connecting to {target}: {failure}");
-            hub.emit(Event::GaveUp {
+    hub.threads
+        .spawn("mdr-connect".to_owned(), move || {
+            let hub = &connector_hub;
+            let _guard = TransportGuard {
+                hub,
                 transport: Transport::TcpClient,
-                target: target.to_owned(),
-                reason: failure,
-            });
-            return None;
-        }
-        log::warn!(
-            "cannot connect to {target}: {failure}; retry {retries} in {:?}",
-            config.retry.interval
-        );
-        if hub.stop.sleep(config.retry.interval) {
-            return None;
-        }
-    }
+                thread: "connector",
+            };
+            let target = display_target(&config.host, config.port);
+            let plain = Arc::new(Plain);
+            reconnect::keep_connected(
+                hub,
+                Transport::TcpClient,
+                &config.retry,
+                &|| target.clone(),
+                |_| {
+                    let socket =
+                        match dial(&config.host, config.port, config.connect_timeout, &hub.stop) {
+                            Ok(socket) => socket,
+                            Err(reason) => {
+                                return Attempt::Failed {
+                                    reason,
+                                    pause: None,
+                                }
+                            }
+                        };
+                    let connected_at = Instant::now();
+                    let address = match socket.peer_addr() {
+                        Ok(address) => SocketAddr::new(address.ip().to_canonical(), address.port()),
+                        Err(error) => {
+                            return Attempt::Failed {
+                                reason: format!("the connection has no peer address: {error}"),
+                                pause: None,
+                            }
+                        }
+                    };
+                    let peer = Peer {
+                        id: hub.next_peer_id(),
+                        address,
+                        transport: Transport::TcpClient,
+                        description: format!("to {target}"),
+                    };
+                    let reason =
+                        connection::serve(hub, peer, socket, Arc::clone(&plain), max_line_length);
+                    Attempt::Served {
+                        connected_at,
+                        reason,
+                    }
+                },
+            );
+        })
+        .map_err(Error::Spawn)
 }

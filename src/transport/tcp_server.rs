@@ -1,13 +1,13 @@
 //! The agent as a TCP server: the acceptor of [`listener`](super::listener), and for each accepted
-//! peer the thread pair of [`peer`](super::peer).
+//! peer a [`connection`](super::connection) with nothing between the socket and the line stream.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::config::TcpServerConfig;
-use crate::host::{HostOptions, Hub, Transport};
+use crate::hub::{Hub, Transport};
+use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::listener::{self, Listening};
-use crate::transport::peer;
 use crate::Error;
 
 /// Binds the server and starts its acceptor.
@@ -15,24 +15,24 @@ pub(crate) fn start(
     hub: &Arc<Hub>,
     config: &TcpServerConfig,
     max_line_length: usize,
-    options: HostOptions,
 ) -> Result<Listening, Error> {
     let peer_hub = Arc::clone(hub);
+    let plain = Arc::new(Plain);
     let listening = listener::listen(
         hub,
         SocketAddr::new(config.bind_address, config.port),
         "TCP server",
+        Transport::TcpServer,
         "mdr-accept",
         config.max_peers,
-        Arc::new(move |id, socket, _address| {
-            peer::serve(
-                &peer_hub,
+        Arc::new(move |id, socket, address| {
+            let peer = Peer {
                 id,
-                socket,
-                Transport::TcpServer,
-                max_line_length,
-                options,
-            );
+                address,
+                transport: Transport::TcpServer,
+                description: format!("from {address}"),
+            };
+            connection::serve(&peer_hub, peer, socket, Arc::clone(&plain), max_line_length);
         }),
     )?;
     log::info!("TCP server listening on {}", listening.address());

@@ -1,30 +1,58 @@
-//! TLS for WebSocket (wss), through `native-tls`, over a [`Link`] so that the handshake, like
-//! everything else on the connection, never blocks a thread that has something else to do.
+//! TLS for WebSocket (wss), through `native-tls`: setting up the connector and acceptor, and the
+//! session type, which runs over a [`MemoryStream`] so that TLS, like everything else on a
+//! connection, is state without I/O (see [`handshake`](super::handshake) and
+//! [`websocket_protocol`](super::websocket_protocol)).
 //!
 //! Certificates are verified against the system's roots, plus an extra CA file when configured;
 //! skipping verification takes an explicit setting and logs a warning. Built without the `tls`
 //! feature, the same functions exist and say that TLS is not available.
 
-#[cfg(feature = "tls")]
-use std::time::Instant;
-
 use crate::config::{TlsIdentity, WebSocketClientConfig};
 #[cfg(feature = "tls")]
-use crate::transport::websocket_link::{Link, Reader};
+use crate::transport::memory_stream::MemoryStream;
 use crate::Error;
 
 #[cfg(feature = "tls")]
-pub(crate) use native_tls::{TlsAcceptor, TlsConnector, TlsStream};
+pub(crate) use native_tls::{TlsAcceptor, TlsConnector};
+
+/// An established TLS session over memory buffers.
+#[cfg(feature = "tls")]
+pub(crate) type TlsSession = native_tls::TlsStream<MemoryStream>;
 
 /// Stand-ins without the `tls` feature, so the transports compile the same way; they are never
 /// made, since the functions below refuse first.
 #[cfg(not(feature = "tls"))]
 mod absent {
+    use std::io;
+
     pub(crate) enum TlsConnector {}
     pub(crate) enum TlsAcceptor {}
+    pub(crate) enum TlsSession {}
+
+    impl io::Read for TlsSession {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            match *self {}
+        }
+    }
+
+    impl io::Write for TlsSession {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            match *self {}
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            match *self {}
+        }
+    }
+
+    impl TlsSession {
+        pub(crate) fn shutdown(&mut self) -> io::Result<()> {
+            match *self {}
+        }
+    }
 }
 #[cfg(not(feature = "tls"))]
-pub(crate) use absent::{TlsAcceptor, TlsConnector};
+pub(crate) use absent::{TlsAcceptor, TlsConnector, TlsSession};
 
 /// The connector for a wss client: system roots, the extra CA file, or no verification at all.
 pub(crate) fn client_connector(config: &WebSocketClientConfig) -> Result<TlsConnector, Error> {
@@ -95,51 +123,4 @@ fn unavailable(what: &str) -> Error {
     Error::Unsupported(format!(
         "{what}: TLS needs the `tls` feature, which this build lacks"
     ))
-}
-
-/// The client side of a TLS handshake over `link`, fed from `reader` until `deadline`.
-#[cfg(feature = "tls")]
-pub(crate) fn connect(
-    connector: &TlsConnector,
-    domain: &str,
-    link: Link,
-    reader: &Reader,
-    deadline: Instant,
-    stop: &crossbeam_channel::Receiver<()>,
-) -> Result<TlsStream<Link>, String> {
-    complete(connector.connect(domain, link), reader, deadline, stop)
-}
-
-/// The server side of a TLS handshake over `link`, fed from `reader` until `deadline`.
-#[cfg(feature = "tls")]
-pub(crate) fn accept(
-    acceptor: &TlsAcceptor,
-    link: Link,
-    reader: &Reader,
-    deadline: Instant,
-    stop: &crossbeam_channel::Receiver<()>,
-) -> Result<TlsStream<Link>, String> {
-    complete(acceptor.accept(link), reader, deadline, stop)
-}
-
-/// Resumes a handshake, either side's, each time more of the far side's answer arrives.
-#[cfg(feature = "tls")]
-fn complete(
-    mut attempt: Result<TlsStream<Link>, native_tls::HandshakeError<Link>>,
-    reader: &Reader,
-    deadline: Instant,
-    stop: &crossbeam_channel::Receiver<()>,
-) -> Result<TlsStream<Link>, String> {
-    loop {
-        match attempt {
-            Ok(stream) => return Ok(stream),
-            Err(native_tls::HandshakeError::Failure(error)) => {
-                return Err(format!("TLS handshake failed: {error}"))
-            }
-            Err(native_tls::HandshakeError::WouldBlock(mut midway)) => {
-                reader.feed(midway.get_mut(), deadline, stop)?;
-                attempt = midway.handshake();
-            }
-        }
-    }
 }

@@ -1,26 +1,34 @@
-//! The agent as a WebSocket client: one connector thread that connects, upgrades, serves the
-//! connection and connects again when it is lost, as the original does.
+//! The agent as a WebSocket client: one connector thread that keeps a connection to the server
+//! through the [`reconnect`](super::reconnect) loop, as the original does.
 //!
 //! The upgrade request is the original's: `GET <path>` with the `X-App-Type: MMDAgent` header. A
-//! failed attempt is retried as the [`RetryPolicy`](crate::RetryPolicy) allows; a server that
-//! answers `429 Too Many Requests` (the channel is taken) is asked again after 0.2 s on
-//! `<path>-<n>`, n counting the retries. Connecting, TLS and the upgrade share one timeout, and the
-//! host shutting down interrupts every step.
+//! server that answers `429 Too Many Requests` (the channel is taken) is asked again after 0.2 s
+//! on `<path>-<n>`, n counting the retries. Connecting, TLS and the upgrade share one timeout, and
+//! the host shutting down interrupts every step.
 
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderValue, StatusCode};
-use tungstenite::HandshakeError;
 
+use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketClientConfig;
-use crate::host::{Event, HostOptions, Hub, PeerId, Transport};
+use crate::hub::{Hub, Transport};
+use crate::transport::connection::{self, Peer};
 use crate::transport::dial::{deadline_after, dial};
+use crate::transport::handshake::{upgrade_step, Failed, HeaderOnly, Wire};
+use crate::transport::memory_stream::{Buffers, MemoryStream};
+use crate::transport::reconnect::{self, Attempt};
+#[cfg(feature = "tls")]
+use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsConnector};
-use crate::transport::websocket_link::{self, Established, Link, OverLink, Reader};
+use crate::transport::websocket_protocol::WebSocketProtocol;
+use crate::transport::TransportGuard;
 use crate::Error;
 
 /// The pause before asking for the next channel after a 429, as the original waits.
@@ -32,7 +40,6 @@ pub(crate) fn start(
     hub: &Arc<Hub>,
     config: &WebSocketClientConfig,
     max_line_length: usize,
-    options: HostOptions,
 ) -> Result<(), Error> {
     let connector = if config.tls {
         Some(tls::client_connector(config)?)
@@ -41,16 +48,51 @@ pub(crate) fn start(
     };
     let connector_hub = Arc::clone(hub);
     let config = config.clone();
-    hub.spawn("mdr-ws-connect".to_owned(), move || {
-        keep_connected(
-            &connector_hub,
-            &config,
-            connector.as_ref(),
-            max_line_length,
-            options,
-        );
-    })
-    .map_err(Error::Spawn)
+    hub.threads
+        .spawn("mdr-ws-connect".to_owned(), move || {
+            let hub = &connector_hub;
+            let _guard = TransportGuard {
+                hub,
+                transport: Transport::WebSocketClient,
+                thread: "connector",
+            };
+            let path = RefCell::new(config.path.clone());
+            let target = || url_with_path(&config, &path.borrow());
+            reconnect::keep_connected(
+                hub,
+                Transport::WebSocketClient,
+                &config.retry,
+                &target,
+                |retries| {
+                    let outcome = attempt(
+                        hub,
+                        &config,
+                        connector.as_ref(),
+                        &path.borrow(),
+                        max_line_length,
+                    );
+                    match outcome {
+                        Ok(served) => {
+                            *path.borrow_mut() = config.path.clone();
+                            served
+                        }
+                        Err(Failure::ChannelTaken) => {
+                            *path.borrow_mut() = format!("{}-{}", config.path, retries + 1);
+                            Attempt::Failed {
+                                reason: "HTTP 429 Too Many Requests: the channel is taken"
+                                    .to_owned(),
+                                pause: Some(TAKEN_CHANNEL_PAUSE),
+                            }
+                        }
+                        Err(Failure::Other(reason)) => Attempt::Failed {
+                            reason,
+                            pause: None,
+                        },
+                    }
+                },
+            );
+        })
+        .map_err(Error::Spawn)
 }
 
 /// Why one attempt failed.
@@ -61,200 +103,86 @@ enum Failure {
     Other(String),
 }
 
-fn keep_connected(
-    hub: &Arc<Hub>,
-    config: &WebSocketClientConfig,
-    connector: Option<&TlsConnector>,
-    max_line_length: usize,
-    options: HostOptions,
-) {
-    loop {
-        let mut retries = 0u64;
-        let mut path = config.path.clone();
-        let connected_at = loop {
-            let url = url_with_path(config, &path);
-            log::info!("connecting to {url}");
-            let failure = match attempt(hub, config, connector, &path, max_line_length, options) {
-                Ok(connected_at) => break connected_at,
-                Err(failure) => failure,
-            };
-            if hub.stop.is_stopped() {
-                return;
-            }
-            retries += 1;
-            let (reason, pause) = match failure {
-                Failure::ChannelTaken => {
-                    path = format!("{}-{retries}", config.path);
-                    (
-                        "HTTP 429 Too Many Requests: the channel is taken".to_owned(),
-                        TAKEN_CHANNEL_PAUSE,
-                    )
-                }
-                Failure::Other(reason) => (reason, config.retry.interval),
-            };
-            if !config.retry.allows(retries) {
-                log::error!("gave up connecting to {url}: {reason}");
-                hub.emit(Event::GaveUp {
-                    transport: Transport::WebSocketClient,
-                    target: url,
-                    reason,
-                });
-                return;
-            }
-            log::warn!("cannot connect to {url}: {reason}; retry {retries} in {pause:?}");
-            if hub.stop.sleep(pause) {
-                return;
-            }
-        };
-        if hub.stop.is_stopped() {
-            return;
-        }
-        log::warn!("lost the connection to {}; connecting again", config.url());
-        // A server that accepts and at once closes must not make this a busy loop.
-        if connected_at.elapsed() < config.retry.interval && hub.stop.sleep(config.retry.interval) {
-            return;
-        }
-    }
-}
-
-/// Connects, upgrades and serves once; returns when the connection was established and has ended
-/// (with the time it was established), or why it could not be established.
+/// Connects, upgrades and serves once; returns when the connection was established and has ended,
+/// or why it could not be established.
 fn attempt(
     hub: &Arc<Hub>,
     config: &WebSocketClientConfig,
     connector: Option<&TlsConnector>,
     path: &str,
     max_line_length: usize,
-    options: HostOptions,
-) -> Result<Instant, Failure> {
+) -> Result<Attempt, Failure> {
     let deadline = deadline_after(config.connect_timeout);
+    let request = upgrade_request(config, path)?;
     let socket = dial(&config.host, config.port, config.connect_timeout, &hub.stop)
         .map_err(Failure::Other)?;
-    let _ = socket.set_nodelay(true);
     let address = socket
         .peer_addr()
+        .map(|address| SocketAddr::new(address.ip().to_canonical(), address.port()))
         .map_err(|error| Failure::Other(error.to_string()))?;
-    let id = hub.next_peer_id();
-    let reader = Reader::start(&socket, format!("mdr-in{}", id.get()), options, &hub.stop)
-        .map_err(|error| Failure::Other(error.to_string()))?;
-    let link = Link::new(
-        socket
-            .try_clone()
-            .map_err(|error| Failure::Other(error.to_string()))?,
-    );
-    let connecting = Connecting {
-        hub,
-        config,
-        id,
-        request: upgrade_request(config, path)?,
-        url: url_with_path(config, path),
-        reader,
-        socket,
-        address,
-        deadline,
-        max_line_length,
-    };
-    match connector {
+    let watched = hub
+        .watch(&socket)
+        .ok_or_else(|| Failure::Other("shutting down".to_owned()))?;
+    let buffers = Arc::new(Mutex::new(Buffers::default()));
+    let memory = MemoryStream(Arc::clone(&buffers));
+    let mut wire = Wire::new(&socket, Arc::clone(&buffers), deadline);
+    let (session, already_read) = match connector {
         #[cfg(feature = "tls")]
         Some(connector) => {
-            let stream = tls::connect(
-                connector,
-                &config.host,
-                link,
-                &connecting.reader,
-                deadline,
-                hub.stop.receiver(),
-            )
-            .map_err(Failure::Other)?;
-            connecting.upgrade_and_serve(stream)
+            let started =
+                crate::transport::handshake::tls_step(connector.connect(&config.host, memory));
+            let session: TlsSession = wire.drive(started).map_err(|failed| match failed {
+                Failed::Refused(error) => Failure::Other(format!("TLS handshake failed: {error}")),
+                Failed::Wire(reason) => Failure::Other(reason),
+            })?;
+            let (session, already_read) = upgrade(&mut wire, session, request)?;
+            (Some(session), already_read)
         }
         #[cfg(not(feature = "tls"))]
         Some(connector) => match *connector {},
-        None => connecting.upgrade_and_serve(link),
-    }
+        None => (None, upgrade(&mut wire, memory, request)?.1),
+    };
+    drop(wire);
+    drop(watched);
+    let connected_at = Instant::now();
+    let protocol = WebSocketProtocol::new(
+        Role::Client,
+        config.max_frame_size,
+        session,
+        buffers,
+        already_read,
+    );
+    let peer = Peer {
+        id: hub.next_peer_id(),
+        address,
+        transport: Transport::WebSocketClient,
+        description: url_with_path(config, path),
+    };
+    let reason = connection::serve(hub, peer, socket, Arc::new(protocol), max_line_length);
+    Ok(Attempt::Served {
+        connected_at,
+        reason,
+    })
 }
 
-/// One attempt with its socket connected, before the upgrade.
-struct Connecting<'a> {
-    hub: &'a Hub,
-    config: &'a WebSocketClientConfig,
-    id: PeerId,
-    request: Request,
-    url: String,
-    reader: Reader,
-    socket: TcpStream,
-    address: SocketAddr,
-    deadline: Instant,
-    max_line_length: usize,
-}
-
-impl Connecting<'_> {
-    /// Upgrades over `stream` (plain, or TLS) and serves the connection until it ends.
-    fn upgrade_and_serve<S: OverLink>(self, stream: S) -> Result<Instant, Failure> {
-        let websocket = upgrade(
-            stream,
-            self.request,
-            self.config,
-            &self.reader,
-            self.deadline,
-            self.hub,
-        )?;
-        let connected_at = Instant::now();
-        let connection = Established {
-            websocket,
-            reader: self.reader,
-            socket: self.socket,
-            address: self.address,
-        };
-        websocket_link::serve(
-            self.hub,
-            self.id,
-            connection,
-            Transport::WebSocketClient,
-            self.max_line_length,
-            &self.url,
-        );
-        Ok(connected_at)
-    }
-}
-
-/// The WebSocket upgrade over `stream`, resumed each time more of the server's answer arrives.
-fn upgrade<S: OverLink>(
+/// The WebSocket upgrade over `stream`; returns the stream and what followed the server's answer.
+fn upgrade<S: Read + Write>(
+    wire: &mut Wire<'_>,
     stream: S,
     request: Request,
-    config: &WebSocketClientConfig,
-    reader: &Reader,
-    deadline: Instant,
-    hub: &Hub,
-) -> Result<tungstenite::WebSocket<S>, Failure> {
-    let websocket_config = websocket_link::websocket_config(config.max_frame_size);
-    let mut handshake =
-        tungstenite::client::client_with_config(request, stream, Some(websocket_config));
-    loop {
-        match handshake {
-            Ok((websocket, _response)) => return Ok(websocket),
-            Err(HandshakeError::Interrupted(mut midway)) => {
-                reader
-                    .feed(
-                        midway.get_mut().get_mut().link(),
-                        deadline,
-                        hub.stop.receiver(),
-                    )
-                    .map_err(Failure::Other)?;
-                handshake = midway.handshake();
-            }
-            Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
-                return Err(match response.status() {
-                    StatusCode::TOO_MANY_REQUESTS => Failure::ChannelTaken,
-                    status => {
-                        Failure::Other(format!("the server refused the upgrade: HTTP {status}"))
-                    }
-                })
-            }
-            Err(HandshakeError::Failure(error)) => {
-                return Err(Failure::Other(format!("upgrade failed: {error}")))
-            }
-        }
+) -> Result<(S, Vec<u8>), Failure> {
+    let started = upgrade_step(tungstenite::client::client(
+        request,
+        HeaderOnly::new(stream),
+    ));
+    match wire.drive(started) {
+        Ok((websocket, _response)) => Ok(websocket.into_inner().into_parts()),
+        Err(Failed::Refused(tungstenite::Error::Http(response))) => Err(match response.status() {
+            StatusCode::TOO_MANY_REQUESTS => Failure::ChannelTaken,
+            status => Failure::Other(format!("the server refused the upgrade: HTTP {status}")),
+        }),
+        Err(Failed::Refused(error)) => Err(Failure::Other(format!("upgrade failed: {error}"))),
+        Err(Failed::Wire(reason)) => Err(Failure::Other(reason)),
     }
 }
 

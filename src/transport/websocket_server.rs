@@ -7,20 +7,25 @@
 //! relays make the agent pick another channel.
 
 use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::StatusCode;
-use tungstenite::HandshakeError;
 
+use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketServerConfig;
-use crate::host::{lock, HostOptions, Hub, PeerId, Transport};
+use crate::hub::{lock, Hub, PeerId, Transport};
+use crate::transport::connection::{self, Peer};
 use crate::transport::dial::deadline_after;
+use crate::transport::handshake::{upgrade_step, Failed, HeaderOnly, Wire};
 use crate::transport::listener::{self, Listening};
+use crate::transport::memory_stream::{Buffers, MemoryStream};
+#[cfg(feature = "tls")]
+use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsAcceptor};
-use crate::transport::websocket_link::{self, Established, Link, OverLink, Reader};
+use crate::transport::websocket_protocol::WebSocketProtocol;
 use crate::Error;
 
 /// What every connection of one server shares.
@@ -30,7 +35,6 @@ struct Shared {
     /// Paths that have an agent now, for `exclusive_paths`.
     taken: Mutex<HashSet<String>>,
     max_line_length: usize,
-    options: HostOptions,
 }
 
 /// Binds the server and starts its acceptor.
@@ -38,7 +42,6 @@ pub(crate) fn start(
     hub: &Arc<Hub>,
     config: &WebSocketServerConfig,
     max_line_length: usize,
-    options: HostOptions,
 ) -> Result<Listening, Error> {
     let acceptor = config.tls.as_ref().map(tls::server_acceptor).transpose()?;
     let scheme = if acceptor.is_some() { "wss" } else { "ws" };
@@ -47,13 +50,13 @@ pub(crate) fn start(
         acceptor,
         taken: Mutex::default(),
         max_line_length,
-        options,
     });
     let agent_hub = Arc::clone(hub);
     let listening = listener::listen(
         hub,
         SocketAddr::new(config.bind_address, config.port),
         "WebSocket server",
+        Transport::WebSocketServer,
         "mdr-ws-accept",
         config.max_peers,
         Arc::new(move |id, socket, address| {
@@ -71,46 +74,75 @@ pub(crate) fn start(
 }
 
 fn handshake_and_serve(
-    hub: &Hub,
+    hub: &Arc<Hub>,
     shared: &Shared,
     id: PeerId,
     socket: TcpStream,
     address: SocketAddr,
 ) -> Result<(), String> {
-    let _ = socket.set_nodelay(true);
+    let Some(watched) = hub.watch(&socket) else {
+        return Ok(());
+    };
     let deadline = deadline_after(shared.config.handshake_timeout);
-    let reader = Reader::start(
-        &socket,
-        format!("mdr-in{}", id.get()),
-        shared.options,
-        &hub.stop,
-    )
-    .map_err(|error| error.to_string())?;
-    let link = Link::new(socket.try_clone().map_err(|error| error.to_string())?);
-    match &shared.acceptor {
+    let buffers = Arc::new(Mutex::new(Buffers::default()));
+    let memory = MemoryStream(Arc::clone(&buffers));
+    let mut wire = Wire::new(&socket, Arc::clone(&buffers), deadline);
+    let mut chosen = None;
+    // Whatever happens from here on, a path reserved for this agent is given back when it ends.
+    let mut reserved = Reserved { shared, path: None };
+    let upgraded = match &shared.acceptor {
         #[cfg(feature = "tls")]
         Some(acceptor) => {
-            let stream = tls::accept(acceptor, link, &reader, deadline, hub.stop.receiver())?;
-            upgrade_and_serve(hub, shared, id, stream, reader, socket, address, deadline)
+            let started = crate::transport::handshake::tls_step(acceptor.accept(memory));
+            let session: TlsSession = wire.drive(started).map_err(|failed| match failed {
+                Failed::Refused(error) => format!("TLS handshake failed: {error}"),
+                Failed::Wire(reason) => reason,
+            })?;
+            upgrade(&mut wire, session, shared, &mut chosen, &mut reserved)
+                .map(|(session, already_read)| (Some(session), already_read))
         }
         #[cfg(not(feature = "tls"))]
         Some(acceptor) => match *acceptor {},
-        None => upgrade_and_serve(hub, shared, id, link, reader, socket, address, deadline),
-    }
+        None => upgrade(&mut wire, memory, shared, &mut chosen, &mut reserved)
+            .map(|(_, already_read)| (None, already_read)),
+    };
+    let (session, already_read) = upgraded?;
+    drop(wire);
+    drop(watched);
+    let (path, app) = chosen.unwrap_or_default();
+    let protocol = WebSocketProtocol::new(
+        Role::Server,
+        shared.config.max_frame_size,
+        session,
+        buffers,
+        already_read,
+    );
+    let peer = Peer {
+        id,
+        address,
+        transport: Transport::WebSocketServer,
+        description: format!("{address} on {path} (X-App-Type: {app})"),
+    };
+    connection::serve(
+        hub,
+        peer,
+        socket,
+        Arc::new(protocol),
+        shared.max_line_length,
+    );
+    Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // one call site each; a struct would only rename them
-fn upgrade_and_serve<S: OverLink>(
-    hub: &Hub,
-    shared: &Shared,
-    id: PeerId,
+/// The WebSocket upgrade over `stream`: which path and app the agent asked for go to `chosen`, a
+/// path taken under `exclusive_paths` to `reserved`. Returns the stream and what followed the
+/// agent's request.
+fn upgrade<S: Read + Write>(
+    wire: &mut Wire<'_>,
     stream: S,
-    reader: Reader,
-    socket: TcpStream,
-    address: SocketAddr,
-    deadline: Instant,
-) -> Result<(), String> {
-    let mut chosen: Option<(String, String)> = None;
+    shared: &Shared,
+    chosen: &mut Option<(String, String)>,
+    reserved: &mut Reserved<'_>,
+) -> Result<(S, Vec<u8>), String> {
     // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
@@ -118,11 +150,14 @@ fn upgrade_and_serve<S: OverLink>(
         if !serves(&shared.config.path, &path) {
             return Err(refusal(StatusCode::NOT_FOUND, "no such channel"));
         }
-        if shared.config.exclusive_paths && !lock(&shared.taken).insert(path.clone()) {
-            return Err(refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "this channel is taken",
-            ));
+        if shared.config.exclusive_paths {
+            if !lock(&shared.taken).insert(path.clone()) {
+                return Err(refusal(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "this channel is taken",
+                ));
+            }
+            reserved.path = Some(path.clone());
         }
         let app = request
             .headers()
@@ -130,62 +165,28 @@ fn upgrade_and_serve<S: OverLink>(
             .and_then(|value| value.to_str().ok())
             .unwrap_or("none")
             .to_owned();
-        chosen = Some((path, app));
+        *chosen = Some((path, app));
         Ok(response)
     };
-    let websocket_config = websocket_link::websocket_config(shared.config.max_frame_size);
-    let mut handshake =
-        tungstenite::accept_hdr_with_config(stream, callback, Some(websocket_config));
-    let outcome = loop {
-        match handshake {
-            Ok(websocket) => break Ok(websocket),
-            Err(HandshakeError::Interrupted(mut midway)) => {
-                if let Err(error) = reader.feed(
-                    midway.get_mut().get_mut().link(),
-                    deadline,
-                    hub.stop.receiver(),
-                ) {
-                    break Err(error);
-                }
-                handshake = midway.handshake();
-            }
-            Err(HandshakeError::Failure(error)) => break Err(format!("upgrade failed: {error}")),
-        }
-    };
-    let (path, app) = chosen.unwrap_or_default();
-    // Whatever happens from here on, a path reserved for this agent is given back when it ends.
-    let _reserved = shared.config.exclusive_paths.then(|| Reserved {
-        shared,
-        path: path.clone(),
-    });
-    let websocket = outcome?;
-    let description = format!("{address} on {path} (X-App-Type: {app})");
-    let connection = Established {
-        websocket,
-        reader,
-        socket,
-        address,
-    };
-    websocket_link::serve(
-        hub,
-        id,
-        connection,
-        Transport::WebSocketServer,
-        shared.max_line_length,
-        &description,
-    );
-    Ok(())
+    let started = upgrade_step(tungstenite::accept_hdr(HeaderOnly::new(stream), callback));
+    match wire.drive(started) {
+        Ok(websocket) => Ok(websocket.into_inner().into_parts()),
+        Err(Failed::Refused(error)) => Err(format!("upgrade failed: {error}")),
+        Err(Failed::Wire(reason)) => Err(reason),
+    }
 }
 
 /// A path taken by one agent under `exclusive_paths`, given back when dropped.
 struct Reserved<'s> {
     shared: &'s Shared,
-    path: String,
+    path: Option<String>,
 }
 
 impl Drop for Reserved<'_> {
     fn drop(&mut self) {
-        lock(&self.shared.taken).remove(&self.path);
+        if let Some(path) = &self.path {
+            lock(&self.shared.taken).remove(path);
+        }
     }
 }
 

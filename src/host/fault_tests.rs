@@ -1,0 +1,114 @@
+//! A library thread that panics must not leave a registered dead peer, an unjoined thread or a host
+//! that was not told. These tests make each kind of thread panic through the private fault seam.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, TcpServerConfig};
+use crate::hub::fault::{FaultPoint, Faults};
+use crate::hub::{DisconnectReason, Event, HostOptions, Transport};
+use crate::{Error, Remote};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn server_with_fault(point: FaultPoint) -> Remote {
+    let options = HostOptions {
+        faults: Faults::panic_at(point),
+        ..HostOptions::default()
+    };
+    let mut config = Config::default();
+    let mut server = TcpServerConfig::new(0);
+    server.bind_address = "127.0.0.1".parse().unwrap();
+    config.tcp_server = Some(server);
+    Remote::start_with(&config, options).unwrap()
+}
+
+fn next(remote: &Remote, what: &str, wanted: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match remote.recv_timeout(left) {
+            Ok(event) if wanted(&event) => return event,
+            Ok(_) => continue,
+            Err(error) => panic!("no {what}: {error}"),
+        }
+    }
+}
+
+fn panicked_threads(remote: Remote) -> String {
+    match remote.shutdown() {
+        Err(Error::ThreadPanicked(names)) => names,
+        other => panic!("shutdown should report the panic, got {other:?}"),
+    }
+}
+
+/// Checks the peer is gone everywhere the host can look, and its socket was closed.
+fn peer_is_gone(remote: &Remote, mut socket: TcpStream) {
+    assert!(remote.peers().is_empty());
+    assert_eq!(remote.stats().peers, 0);
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut rest = Vec::new();
+    assert!(
+        socket.read_to_end(&mut rest).is_ok(),
+        "the socket should be closed, not left open"
+    );
+}
+
+#[test]
+fn a_reader_that_panics_unregisters_its_peer_and_reports_it() {
+    let remote = server_with_fault(FaultPoint::Reader);
+    let socket = TcpStream::connect(remote.local_addr().unwrap()).unwrap();
+    next(&remote, "Connected", |event| {
+        matches!(event, Event::Connected { .. })
+    });
+    let ended = next(&remote, "Disconnected", |event| {
+        matches!(event, Event::Disconnected { .. })
+    });
+    let Event::Disconnected { reason, .. } = ended else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&reason, DisconnectReason::ReadFailed(why) if why.contains("reader failed")),
+        "{reason:?}"
+    );
+    peer_is_gone(&remote, socket);
+    assert!(panicked_threads(remote).contains("mdr-r"));
+}
+
+#[test]
+fn a_writer_that_panics_ends_its_connection_and_reports_it() {
+    let remote = server_with_fault(FaultPoint::Writer);
+    let socket = TcpStream::connect(remote.local_addr().unwrap()).unwrap();
+    let ended = next(&remote, "Disconnected", |event| {
+        matches!(event, Event::Disconnected { .. })
+    });
+    let Event::Disconnected { reason, .. } = ended else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&reason, DisconnectReason::WriteFailed(why) if why.contains("writer failed")),
+        "{reason:?}"
+    );
+    peer_is_gone(&remote, socket);
+    // The session joined the writer before it reported the disconnect.
+    assert!(panicked_threads(remote).contains("mdr-w"));
+}
+
+#[test]
+fn an_acceptor_that_panics_tells_the_host_its_transport_stopped() {
+    let remote = server_with_fault(FaultPoint::Acceptor);
+    let _socket = TcpStream::connect(remote.local_addr().unwrap()).unwrap();
+    let stopped = next(&remote, "TransportStopped", |event| {
+        matches!(event, Event::TransportStopped { .. })
+    });
+    assert!(matches!(
+        stopped,
+        Event::TransportStopped {
+            transport: Transport::TcpServer,
+            ..
+        }
+    ));
+    assert!(remote.peers().is_empty());
+    assert!(panicked_threads(remote).contains("mdr-accept"));
+}

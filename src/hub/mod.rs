@@ -1,0 +1,330 @@
+//! The runtime core every transport stands on: who is connected, where inbound deliveries go, the
+//! stop signal, the counters and the library's threads.
+//!
+//! This layer decides where an outbound message goes (each peer's outbox, the backlog kept while no
+//! peer is connected, or a drop counted by cause) and never touches a socket except to shut one
+//! down. Transports register a peer when it connects and unregister it when it is gone; the host
+//! API above the transports sends and receives through it. It knows nothing of either.
+
+mod event;
+pub(crate) mod fault;
+mod inbound;
+mod options;
+pub(crate) mod outbox;
+mod peer;
+mod stats;
+mod stop;
+mod threads;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crossbeam_channel::{select, Sender, TrySendError};
+
+pub use event::{DisconnectReason, Event, PeerId, PeerInfo, Transport};
+pub use inbound::{Inbound, Received};
+pub use options::HostOptions;
+pub use stats::{DropCause, Stats};
+
+pub(crate) use inbound::PeerStream;
+pub(crate) use outbox::{Framing, Outbox, Pushed};
+pub(crate) use peer::PeerShared;
+pub(crate) use stats::Counters;
+pub(crate) use stop::StopSignal;
+pub(crate) use threads::ThreadSet;
+
+/// Messages kept while no peer is connected, and the drops since the last peer left.
+#[derive(Default)]
+struct Table {
+    peers: Vec<Arc<PeerShared>>,
+    /// Messages kept while no peer is connected, oldest first, each as its wire bytes.
+    backlog: VecDeque<Vec<u8>>,
+    /// Messages dropped since the last peer left, for the one log line per outage.
+    dropped_in_outage: u64,
+}
+
+/// What one [`Remote`](crate::Remote)'s threads share.
+pub(crate) struct Hub {
+    table: Mutex<Table>,
+    inbound: Sender<Inbound>,
+    pub stop: StopSignal,
+    pub options: HostOptions,
+    keep_while_disconnected: usize,
+    next_peer: AtomicU64,
+    pub threads: ThreadSet,
+    pub counters: Arc<Counters>,
+    /// Sockets in a handshake, not yet a registered peer's, which shutting down must wake.
+    handshaking: Mutex<Vec<(u64, TcpStream)>>,
+    next_watch: AtomicU64,
+}
+
+/// A socket in a handshake, watched until dropped: shutting down shuts it down, which wakes a
+/// thread blocked reading it.
+pub(crate) struct Watched<'h> {
+    hub: &'h Hub,
+    key: u64,
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        lock(&self.hub.handshaking).retain(|(key, _)| *key != self.key);
+    }
+}
+
+thread_local! {
+    /// Where a message sent to several peers is encoded once before it is copied to each.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Hub {
+    pub(crate) fn new(
+        inbound: Sender<Inbound>,
+        stop: StopSignal,
+        options: HostOptions,
+        keep_while_disconnected: usize,
+    ) -> Self {
+        Hub {
+            table: Mutex::default(),
+            inbound,
+            stop,
+            options,
+            keep_while_disconnected,
+            next_peer: AtomicU64::new(1),
+            threads: ThreadSet::default(),
+            counters: Arc::default(),
+            handshaking: Mutex::default(),
+            next_watch: AtomicU64::new(0),
+        }
+    }
+
+    /// Watches a socket through its handshake; `None` if the host has already shut down (or the
+    /// socket cannot be shared), in which case the handshake should not start.
+    pub(crate) fn watch(&self, socket: &TcpStream) -> Option<Watched<'_>> {
+        let key = self.next_watch.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handshaking).push((key, socket.try_clone().ok()?));
+        let watched = Watched { hub: self, key };
+        // Shutting down wakes the sockets watched when it looks, after raising the stop signal.
+        (!self.stop.is_stopped()).then_some(watched)
+    }
+
+    /// Wakes every thread blocked in a handshake (the host is shutting down).
+    pub(crate) fn wake_handshakes(&self) {
+        for (_, socket) in lock(&self.handshaking).iter() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub(crate) fn next_peer_id(&self) -> PeerId {
+        PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Hands a delivery to the host, waiting while its queue is full (which slows the peers down
+    /// through TCP flow control); returns `false` once the host has shut down.
+    pub(crate) fn deliver(&self, inbound: Inbound) -> bool {
+        // Even while shutting down, a delivery is kept when there is room, so a host that cloned
+        // the receiver sees how its connections ended.
+        match self.inbound.try_send(inbound) {
+            Ok(()) => !self.stop.is_stopped(),
+            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(inbound)) => select! {
+                send(self.inbound, inbound) -> sent => sent.is_ok(),
+                recv(self.stop.receiver()) -> _ => false,
+            },
+        }
+    }
+
+    /// Hands one event to the host; see [`deliver`](Self::deliver).
+    pub(crate) fn emit(&self, event: Event) -> bool {
+        self.deliver(Inbound::event(event))
+    }
+
+    /// The reader's end of a new peer's inbound stream.
+    pub(crate) fn peer_stream(&self, id: PeerId, max_line_length: usize) -> PeerStream {
+        PeerStream::new(id, max_line_length, Arc::clone(&self.counters))
+    }
+
+    /// A new, empty outbox for a peer, and the doorbell its writer waits on.
+    pub(crate) fn outbox(&self, framing: Framing) -> (Outbox, crossbeam_channel::Receiver<()>) {
+        Outbox::new(self.options.outbound_queue_bytes, framing)
+    }
+
+    /// Adds a connected peer. Messages kept while no one was connected go to it first, in order. A
+    /// peer that registers after the host began shutting down is told to stop at once.
+    pub(crate) fn register(&self, peer: &Arc<PeerShared>) {
+        let mut table = lock(&self.table);
+        if table.dropped_in_outage > 0 {
+            log::warn!(
+                "dropped {} outbound messages while no peer was connected",
+                table.dropped_in_outage
+            );
+            table.dropped_in_outage = 0;
+        }
+        for wire in std::mem::take(&mut table.backlog) {
+            self.push(peer, &wire);
+        }
+        table.peers.push(Arc::clone(peer));
+        drop(table);
+        // The host may have shut down while this peer was connecting; shutting down stops only the
+        // peers registered when it looked, and it looked after raising the stop signal.
+        if self.stop.is_stopped() {
+            peer.note_reason(DisconnectReason::ShutDown);
+            peer.stop_reading();
+        }
+    }
+
+    /// Removes a peer: nothing more is queued for it.
+    pub(crate) fn unregister(&self, id: PeerId) {
+        lock(&self.table).peers.retain(|peer| peer.id != id);
+    }
+
+    /// The peers connected now.
+    pub(crate) fn peers(&self) -> Vec<Arc<PeerShared>> {
+        lock(&self.table).peers.clone()
+    }
+
+    /// Queues the message `encode` writes for every peer, or for the backlog when none is
+    /// connected. Returns how many peers it was queued for. One peer gets it encoded straight into
+    /// its outbox; several get copies of one encoding.
+    pub(crate) fn send_to_all<E>(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut table = lock(&self.table);
+        let queued = match table.peers.as_slice() {
+            [] => {
+                let mut wire = Vec::new();
+                encode(&mut wire)?;
+                self.keep_or_drop(&mut table, wire);
+                return Ok(0);
+            }
+            [peer] => {
+                let pushed = peer.outbox.push_with(encode)?;
+                usize::from(self.account(peer, pushed))
+            }
+            peers => SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.clear();
+                encode(&mut scratch)?;
+                let queued = peers
+                    .iter()
+                    .filter(|peer| self.push(peer, &scratch))
+                    .count();
+                if scratch.capacity() > 64 * 1024 {
+                    *scratch = Vec::new();
+                }
+                Ok(queued)
+            })?,
+        };
+        drop(table);
+        if queued > 0 {
+            Counters::add(&self.counters.sent, 1);
+        }
+        Ok(queued)
+    }
+
+    /// Queues the message `encode` writes for one peer. `Ok(Err(cause))` when it was not queued;
+    /// `None` when no such peer is connected.
+    pub(crate) fn send_to<E>(
+        &self,
+        id: PeerId,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Option<Result<Result<(), DropCause>, E>> {
+        let table = lock(&self.table);
+        let peer = table.peers.iter().find(|peer| peer.id == id)?;
+        let pushed = match peer.outbox.push_with(encode) {
+            Ok(pushed) => pushed,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(Ok(if self.account(peer, pushed) {
+            Counters::add(&self.counters.sent, 1);
+            Ok(())
+        } else if let Pushed::Full { .. } = pushed {
+            Err(DropCause::PeerTooSlow)
+        } else {
+            Err(DropCause::PeerLeaving)
+        }))
+    }
+
+    fn push(&self, peer: &PeerShared, wire: &[u8]) -> bool {
+        let pushed = peer.outbox.push_encoded(wire);
+        self.account(peer, pushed)
+    }
+
+    /// Counts a push that was refused; a full outbox means the peer is too slow for this
+    /// connection, and it is disconnected so that the host and the other peers go on unhindered.
+    /// Returns whether the message was queued.
+    fn account(&self, peer: &PeerShared, pushed: Pushed) -> bool {
+        match pushed {
+            Pushed::Queued => true,
+            Pushed::Full { queued_bytes } => {
+                Counters::add(&self.counters.dropped_peer_too_slow, 1);
+                let limit = self.options.outbound_queue_bytes;
+                if peer.reason().is_none() {
+                    Counters::add(&self.counters.slow_peers, 1);
+                    log::warn!(
+                        "{} {}: disconnecting, it is not reading: {queued_bytes} bytes are queued for it, the limit is {limit}",
+                        peer.id,
+                        peer.address,
+                    );
+                }
+                peer.close(DisconnectReason::TooSlow {
+                    queued_bytes,
+                    limit,
+                });
+                false
+            }
+            Pushed::Closed => {
+                // Counted among the drops at disconnect: the peer is leaving and its writer has
+                // stopped taking messages.
+                Counters::add(&self.counters.dropped_at_disconnect, 1);
+                false
+            }
+        }
+    }
+
+    fn keep_or_drop(&self, table: &mut Table, wire: Vec<u8>) {
+        let keep = self.keep_while_disconnected;
+        if keep > 0 {
+            if table.backlog.len() == keep {
+                table.backlog.pop_front();
+                let dropped = Counters::add(&self.counters.dropped_from_backlog, 1);
+                if dropped == 1 || dropped.is_power_of_two() {
+                    log::warn!("no peer connected and {keep} messages kept: dropped the oldest ({dropped} so far)");
+                }
+            }
+            table.backlog.push_back(wire);
+            return;
+        }
+        Counters::add(&self.counters.dropped_without_peer, 1);
+        if table.dropped_in_outage == 0 {
+            log::warn!("no peer connected: dropping outbound messages until one connects");
+        }
+        table.dropped_in_outage += 1;
+    }
+
+    pub(crate) fn note_refused(&self) {
+        Counters::add(&self.counters.refused_peers, 1);
+    }
+
+    /// Counts messages that were queued for a peer but never written.
+    pub(crate) fn note_discarded(&self, messages: u64) {
+        if messages > 0 {
+            Counters::add(&self.counters.dropped_at_disconnect, messages);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let table = lock(&self.table);
+        self.counters
+            .snapshot(table.peers.len(), table.backlog.len())
+    }
+}
+
+/// Locks a mutex, going on with the data if a thread panicked while holding it: every structure
+/// here stays consistent between statements, so a panic elsewhere must not take the host down too.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,241 @@
+//! One established connection, whatever its transport: the calling thread reads, a writer thread
+//! writes, and the protocol state between the socket and the line stream sits between them.
+//!
+//! Only the writer ever blocks on a slow peer, so what the peer sends keeps being read whatever it
+//! does with what it is sent. The writer sleeps until its outbox stops being empty, then takes
+//! everything queued at once and writes it with one call. The protocol state ([`Protocol`]) does no
+//! I/O: TCP's passes bytes through; WebSocket's frames and unframes them, and encrypts them for
+//! wss. It is never locked across a blocking call.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::Receiver;
+
+use crate::hub::fault::{self, FaultPoint};
+use crate::hub::{Counters, Outbox};
+use crate::hub::{DisconnectReason, Framing, Hub, PeerId, PeerShared, Transport};
+use crate::transport::session::Session;
+
+/// Bytes asked for in one read.
+pub(crate) const READ_SIZE: usize = 32 * 1024;
+
+/// What lies between the socket and the line stream, shared by a connection's reader and writer.
+pub(crate) trait Protocol: Send + Sync + 'static {
+    /// How the host lays messages out in this connection's outbox.
+    fn framing(&self) -> Framing;
+
+    /// Turns bytes read from the socket into line-stream bytes for the host, appended to `lines`.
+    /// Replies the protocol owes the peer (a pong, a Close) go to `outbox`. An `Err` ends the
+    /// connection for that reason.
+    fn receive(
+        &self,
+        raw: &[u8],
+        lines: &mut Vec<u8>,
+        outbox: &Outbox,
+    ) -> Result<(), DisconnectReason>;
+
+    /// Why the connection ended when the socket reached its end.
+    fn ended(&self) -> DisconnectReason {
+        DisconnectReason::ClosedByPeer
+    }
+
+    /// Turns what the writer took from the outbox into the bytes to write: `taken` itself, or
+    /// `scratch` filled from it.
+    fn send<'a>(
+        &self,
+        taken: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], DisconnectReason>;
+
+    /// The last bytes to write when the host closes the connection in an orderly way (a WebSocket
+    /// Close frame), appended to `out` as they go on the wire.
+    fn goodbye(&self, out: &mut Vec<u8>);
+}
+
+/// TCP: the line stream is the byte stream.
+pub(crate) struct Plain;
+
+impl Protocol for Plain {
+    fn framing(&self) -> Framing {
+        Framing::Lines
+    }
+
+    fn receive(&self, raw: &[u8], lines: &mut Vec<u8>, _: &Outbox) -> Result<(), DisconnectReason> {
+        lines.extend_from_slice(raw);
+        Ok(())
+    }
+
+    fn send<'a>(&self, taken: &'a [u8], _: &'a mut Vec<u8>) -> Result<&'a [u8], DisconnectReason> {
+        Ok(taken)
+    }
+
+    fn goodbye(&self, _: &mut Vec<u8>) {}
+}
+
+/// Who the peer is, as the session announces it.
+pub(crate) struct Peer {
+    pub id: PeerId,
+    pub address: SocketAddr,
+    pub transport: Transport,
+    pub description: String,
+}
+
+/// Serves `socket` until the connection ends: registers the peer, starts its writer, reads on the
+/// calling thread, and ends the session. Returns why it ended.
+pub(crate) fn serve<P: Protocol>(
+    hub: &Arc<Hub>,
+    peer: Peer,
+    socket: TcpStream,
+    protocol: Arc<P>,
+    max_line_length: usize,
+) -> DisconnectReason {
+    // One message must not wait for the next to fill a segment: the protocol is interactive.
+    let _ = socket.set_nodelay(true);
+    let (closer, writer_socket) = match (socket.try_clone(), socket.try_clone()) {
+        (Ok(closer), Ok(writer_socket)) => (closer, writer_socket),
+        (Err(error), _) | (_, Err(error)) => {
+            log::error!(
+                "{} {}: cannot share the socket between threads: {error}",
+                peer.id,
+                peer.address
+            );
+            return DisconnectReason::ReadFailed(error.to_string());
+        }
+    };
+    let (outbox, doorbell) = hub.outbox(protocol.framing());
+    let shared = Arc::new(PeerShared::new(
+        peer.id,
+        peer.address,
+        peer.transport,
+        closer,
+        outbox,
+    ));
+    let mut session = Session::open(hub, Arc::clone(&shared), max_line_length, peer.description);
+    match start_writer(hub, &shared, writer_socket, doorbell, Arc::clone(&protocol)) {
+        Ok((writer, ended)) => session.adopt_writer(writer, ended),
+        Err(error) => {
+            session.reading_ended(DisconnectReason::WriteFailed(format!(
+                "cannot start the writer thread: {error}"
+            )));
+            drop(session);
+            return shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
+        }
+    }
+    fault::check(&hub.options, FaultPoint::Reader);
+    let reason = read(&mut session, socket, &*protocol);
+    session.reading_ended(reason);
+    drop(session);
+    shared.reason().unwrap_or(DisconnectReason::ClosedByPeer)
+}
+
+/// Reads and hands what arrives to the host until the connection or the host ends; returns the
+/// reader's view of why. The protocol is asked first with nothing read, for what it may already
+/// hold from the handshake.
+fn read<P: Protocol>(
+    session: &mut Session<'_>,
+    mut socket: TcpStream,
+    protocol: &P,
+) -> DisconnectReason {
+    let mut buffer = vec![0; READ_SIZE];
+    let mut read = 0;
+    loop {
+        let mut lines = Vec::with_capacity(read);
+        let received = protocol.receive(&buffer[..read], &mut lines, &session.shared.outbox);
+        // What arrived before the protocol ended the connection still reaches the host.
+        if !lines.is_empty() && !session.deliver(lines) {
+            return DisconnectReason::ShutDown;
+        }
+        if let Err(reason) = received {
+            return reason;
+        }
+        read = loop {
+            match socket.read(&mut buffer) {
+                Ok(0) => return protocol.ended(),
+                Ok(read) => break read,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return DisconnectReason::ReadFailed(error.to_string()),
+            }
+        };
+    }
+}
+
+/// Starts the writer thread of a connection; returns it and a channel that disconnects when it ends.
+fn start_writer<P: Protocol>(
+    hub: &Arc<Hub>,
+    shared: &Arc<PeerShared>,
+    socket: TcpStream,
+    doorbell: Receiver<()>,
+    protocol: Arc<P>,
+) -> std::io::Result<(thread::JoinHandle<()>, Receiver<()>)> {
+    let (alive, ended) = crossbeam_channel::bounded::<()>(0);
+    let shared = Arc::clone(shared);
+    let hub = Arc::clone(hub);
+    let writer = thread::Builder::new()
+        .name(format!("mdr-w{}", shared.id.get()))
+        .spawn(move || {
+            let _alive = alive;
+            let guard = WriterGuard(&shared);
+            fault::check(&hub.options, FaultPoint::Writer);
+            write(&shared, socket, &doorbell, &*protocol, &hub.counters);
+            drop(guard);
+        })?;
+    Ok((writer, ended))
+}
+
+/// Ends the connection if the writer stops by a panic, which wakes the reader and so the session.
+struct WriterGuard<'s>(&'s PeerShared);
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.close(DisconnectReason::WriteFailed(
+                "the writer failed (a bug worth reporting)".to_owned(),
+            ));
+        }
+    }
+}
+
+/// Writes what the host queues until the outbox closes (after sending what is left, and the
+/// protocol's goodbye) or a write fails.
+fn write<P: Protocol>(
+    shared: &PeerShared,
+    mut socket: TcpStream,
+    doorbell: &Receiver<()>,
+    protocol: &P,
+    counters: &Counters,
+) {
+    let mut taken = Vec::new();
+    let mut scratch = Vec::new();
+    loop {
+        let batch = shared.outbox.take(&mut taken);
+        if taken.is_empty() && !batch.woken {
+            if !batch.closed {
+                let _ = doorbell.recv();
+                continue;
+            }
+            if matches!(
+                shared.reason(),
+                Some(DisconnectReason::ShutDown | DisconnectReason::DisconnectedByHost)
+            ) {
+                scratch.clear();
+                protocol.goodbye(&mut scratch);
+                let _ = socket.write_all(&scratch);
+            }
+            return;
+        }
+        let written = protocol.send(&taken, &mut scratch).and_then(|bytes| {
+            socket
+                .write_all(bytes)
+                .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
+        });
+        if let Err(reason) = written {
+            Counters::add(&counters.dropped_at_disconnect, batch.messages);
+            shared.close(reason);
+            return;
+        }
+        taken.clear();
+    }
+}

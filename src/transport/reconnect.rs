@@ -1,0 +1,81 @@
+//! The clients' one loop: connect, serve the connection until it ends, and connect again, retrying
+//! as the [`RetryPolicy`](crate::RetryPolicy) allows, until the host shuts down or the retries run
+//! out. How one attempt connects is the transport's business.
+//!
+//! Every pause here waits on the stop signal, so shutting down is never held up by a retry.
+
+use std::time::{Duration, Instant};
+
+use crate::config::RetryPolicy;
+use crate::hub::{DisconnectReason, Event, Hub, Transport};
+
+/// What one attempt came to.
+pub(crate) enum Attempt {
+    /// It connected at `connected_at`; the connection has ended since, for `reason`.
+    Served {
+        connected_at: Instant,
+        reason: DisconnectReason,
+    },
+    /// It could not connect. `pause`: how long to wait before the next attempt, when the
+    /// transport knows better than the policy's interval.
+    Failed {
+        reason: String,
+        pause: Option<Duration>,
+    },
+}
+
+/// Keeps `target` connected through `attempt`, which is given how many failed attempts came
+/// before it since the last connection.
+pub(crate) fn keep_connected(
+    hub: &Hub,
+    transport: Transport,
+    retry: &RetryPolicy,
+    target: &dyn Fn() -> String,
+    mut attempt: impl FnMut(u64) -> Attempt,
+) {
+    loop {
+        let mut retries = 0u64;
+        let (connected_at, reason) = loop {
+            log::info!("connecting to {}", target());
+            let (failure, pause) = match attempt(retries) {
+                Attempt::Served {
+                    connected_at,
+                    reason,
+                } => break (connected_at, reason),
+                Attempt::Failed { reason, pause } => (reason, pause),
+            };
+            if hub.stop.is_stopped() {
+                return;
+            }
+            retries += 1;
+            if !retry.allows(retries) {
+                log::error!("gave up connecting to {}: {failure}", target());
+                hub.emit(Event::GaveUp {
+                    transport,
+                    target: target(),
+                    reason: failure,
+                });
+                return;
+            }
+            let pause = pause.unwrap_or(retry.interval);
+            log::warn!(
+                "cannot connect to {}: {failure}; retry {retries} in {pause:?}",
+                target()
+            );
+            if hub.stop.sleep(pause) {
+                return;
+            }
+        };
+        if hub.stop.is_stopped() {
+            return;
+        }
+        log::warn!(
+            "lost the connection to {} ({reason}); connecting again",
+            target()
+        );
+        // A server that accepts and at once closes must not make this a busy loop.
+        if connected_at.elapsed() < retry.interval && hub.stop.sleep(retry.interval) {
+            return;
+        }
+    }
+}
