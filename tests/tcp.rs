@@ -239,8 +239,82 @@ fn a_peer_that_never_reads_is_disconnected_and_a_fast_peer_gets_everything() {
     for (number, line) in lines.iter().enumerate() {
         assert_eq!(line, &format!("N|{number}|{payload}"));
     }
-    assert_eq!(remote.stats().slow_peers_disconnected, 1);
+    let stats = remote.stats();
+    assert_eq!(stats.slow_peers_disconnected, 1);
+    assert!(stats.dropped_peer_too_slow >= 1, "{stats:?}");
     drop(slow);
+}
+
+/// The one peer connected now, and the controller's socket.
+fn one_silent_peer(options: HostOptions) -> (Remote, mmdagent_remote::PeerId, TcpStream) {
+    let remote = Remote::start_with(&local_server_config(), options).unwrap();
+    let controller = connect_controller(&remote, remote.local_addr().unwrap());
+    let peer = remote.peers()[0].id;
+    (remote, peer, controller)
+}
+
+#[test]
+fn send_to_a_peer_whose_outbox_is_full_reports_the_drop_and_counts_it() {
+    let mut options = HostOptions::default();
+    options.outbound_queue_bytes = 256 * 1024;
+    let (remote, peer, _controller) = one_silent_peer(options);
+    let payload = "y".repeat(8 * 1024);
+    let mut queued = 0u64;
+    let error = loop {
+        assert!(queued < 100_000, "the outbox never filled");
+        match remote.send_to(peer, &message("FILL", &payload)) {
+            Ok(()) => queued += 1,
+            Err(error) => break error,
+        }
+    };
+    assert!(
+        matches!(
+            error,
+            mmdagent_remote::Error::Dropped {
+                cause: mmdagent_remote::DropCause::PeerTooSlow,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let stats = remote.stats();
+    assert_eq!(
+        stats.sent, queued,
+        "a refused message is not counted as sent"
+    );
+    assert_eq!(stats.dropped_peer_too_slow, 1);
+    assert_eq!(stats.slow_peers_disconnected, 1);
+}
+
+#[test]
+fn messages_queued_for_a_peer_that_leaves_unwritten_are_counted() {
+    let mut options = HostOptions::default();
+    options.outbound_queue_bytes = 64 << 20;
+    options.flush_timeout = Duration::from_millis(200);
+    let (remote, peer, controller) = one_silent_peer(options);
+    // Far more than the socket buffers hold, so most of it still waits in the outbox.
+    const POURED: u64 = 300;
+    let filler = "z".repeat(60_000);
+    for number in 0..POURED {
+        remote
+            .send(&message("POURED", &format!("{number}|{filler}")))
+            .unwrap();
+    }
+    remote.disconnect(peer).unwrap();
+    wait_for(&remote, "the disconnect", |event| {
+        matches!(event, Event::Disconnected { .. }).then_some(())
+    });
+    let arrived = LineReader::new(&controller).until_closed();
+    let whole_lines = arrived.iter().filter(|&&byte| byte == b'\n').count() as u64;
+    let stats = remote.stats();
+    assert_eq!(stats.sent, POURED);
+    assert!(stats.dropped_at_disconnect > 0, "{stats:?}");
+    // A batch cut off mid-write is counted whole, so a line of it may have arrived as well.
+    assert!(
+        whole_lines + stats.dropped_at_disconnect >= POURED,
+        "{whole_lines} arrived, {stats:?}"
+    );
+    assert!(whole_lines < POURED);
 }
 
 #[test]

@@ -574,3 +574,154 @@ fn shutdown_is_prompt_while_the_peer_sends_but_never_reads() {
     sender.join().unwrap();
     drain.join().unwrap();
 }
+
+/// The agent's end of a connection to a bare server, ws or wss, for the tests of a peer that stops
+/// reading: the flush timeout is short, and the outbox holds far more than the socket buffers.
+fn agent_for_a_silent_peer(listener: &TcpListener, tls: bool) -> Remote {
+    let address = listener.local_addr().unwrap();
+    let mut config = client_config(address, "/", RetryLimit::Attempts(0));
+    let client = config.websocket_client.as_mut().unwrap();
+    if tls {
+        client.host = "localhost".to_owned();
+        client.tls = true;
+        client.ca_file = Some(test_data("ca.pem"));
+    }
+    let mut options = mmdagent_remote::HostOptions::default();
+    options.outbound_queue_bytes = 64 << 20;
+    options.flush_timeout = Duration::from_millis(300);
+    Remote::start_with(&config, options).unwrap()
+}
+
+/// Messages the host pours out before the peer reads: far more than loopback's socket buffers hold,
+/// so the connection's writer is blocked while the rest of the test runs.
+const POURED: usize = 300;
+
+fn pour(remote: &Remote) {
+    let filler = "f".repeat(60_000);
+    for number in 0..POURED {
+        remote
+            .send(&message("POURED", &format!("{number} {filler}")))
+            .unwrap();
+    }
+}
+
+/// While its writer is blocked on a peer that does not read, the agent still reads: a message
+/// arrives at once, a ping is answered (after what was queued before it), and a Close ends the
+/// connection in order.
+fn a_peer_that_stops_reading_is_still_heard<S: std::io::Read + std::io::Write>(
+    remote: &Remote,
+    websocket: &mut WebSocket<S>,
+) {
+    pour(remote);
+    websocket
+        .send(Frame::text("HELLO|while you write\n"))
+        .unwrap();
+    assert_eq!(next_message(remote), "HELLO|while you write");
+    websocket
+        .send(Frame::Ping(b"still there?".to_vec().into()))
+        .unwrap();
+    let mut next = 0;
+    loop {
+        match websocket.read().expect("a frame") {
+            Frame::Text(text) => {
+                assert!(
+                    text.starts_with(&format!("POURED|{next} ")),
+                    "message {next}"
+                );
+                next += 1;
+            }
+            Frame::Pong(payload) => {
+                assert_eq!(&payload[..], b"still there?");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        next, POURED,
+        "every poured message, in order, before the pong"
+    );
+    websocket.close(None).unwrap();
+    let _ = websocket.flush();
+    assert_eq!(
+        next_disconnect(remote, "closed"),
+        DisconnectReason::ClosedByPeer
+    );
+}
+
+/// A Close from a peer that never reads ends the connection within the flush timeout, though the
+/// agent's answer cannot be written.
+fn a_close_from_a_peer_that_never_reads_ends_the_connection<S: std::io::Read + std::io::Write>(
+    remote: &Remote,
+    websocket: &mut WebSocket<S>,
+) {
+    pour(remote);
+    websocket.close(None).unwrap();
+    let _ = websocket.flush();
+    assert_eq!(
+        next_disconnect(remote, "closed"),
+        DisconnectReason::ClosedByPeer
+    );
+    let stats = remote.stats();
+    assert!(
+        stats.dropped_at_disconnect > 0,
+        "what could not be written is counted: {stats:?}"
+    );
+}
+
+#[test]
+fn a_ws_peer_that_stops_reading_is_still_heard() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = agent_for_a_silent_peer(&listener, false);
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    a_peer_that_stops_reading_is_still_heard(&remote, &mut websocket);
+}
+
+#[test]
+fn a_close_from_a_ws_peer_that_never_reads_ends_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = agent_for_a_silent_peer(&listener, false);
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    a_close_from_a_peer_that_never_reads_ends_the_connection(&remote, &mut websocket);
+}
+
+/// Accepts one agent on a bare tungstenite server over TLS with the test certificate.
+#[cfg(feature = "tls")]
+fn bare_accept_tls(listener: &TcpListener) -> WebSocket<native_tls::TlsStream<TcpStream>> {
+    let identity = native_tls::Identity::from_pkcs8(
+        &std::fs::read(test_data("server.pem")).unwrap(),
+        &std::fs::read(test_data("server.key")).unwrap(),
+    )
+    .unwrap();
+    let acceptor = native_tls::TlsAcceptor::new(identity).unwrap();
+    let stream = accept(listener);
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let stream = acceptor.accept(stream).expect("TLS handshake");
+    tungstenite::accept(stream).expect("upgrade")
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_wss_peer_that_stops_reading_is_still_heard() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = agent_for_a_silent_peer(&listener, true);
+    let mut websocket = bare_accept_tls(&listener);
+    connected(&remote, "Connected");
+    a_peer_that_stops_reading_is_still_heard(&remote, &mut websocket);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_close_from_a_wss_peer_that_never_reads_ends_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = agent_for_a_silent_peer(&listener, true);
+    let mut websocket = bare_accept_tls(&listener);
+    connected(&remote, "Connected");
+    a_close_from_a_peer_that_never_reads_ends_the_connection(&remote, &mut websocket);
+}

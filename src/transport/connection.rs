@@ -19,8 +19,11 @@ use crate::hub::{Counters, Outbox};
 use crate::hub::{DisconnectReason, Framing, Hub, PeerId, PeerShared, Transport};
 use crate::transport::session::Session;
 
-/// Bytes asked for in one read.
-pub(crate) const READ_SIZE: usize = 32 * 1024;
+/// Bytes asked for in one read while the peer sends in bulk.
+const LARGEST_READ: usize = 32 * 1024;
+/// Bytes asked for in one read while the peer is quiet or interactive: an idle connection keeps no
+/// more than this for reading.
+const SMALLEST_READ: usize = 2 * 1024;
 
 /// What lies between the socket and the line stream, shared by a connection's reader and writer.
 pub(crate) trait Protocol: Send + Sync + 'static {
@@ -139,11 +142,11 @@ fn read<P: Protocol>(
     mut socket: TcpStream,
     protocol: &P,
 ) -> DisconnectReason {
-    let mut buffer = vec![0; READ_SIZE];
+    let mut buffer = ReadBuffer::new();
     let mut read = 0;
     loop {
         let mut lines = Vec::with_capacity(read);
-        let received = protocol.receive(&buffer[..read], &mut lines, &session.shared.outbox);
+        let received = protocol.receive(buffer.filled(read), &mut lines, &session.shared.outbox);
         // What arrived before the protocol ended the connection still reaches the host.
         if !lines.is_empty() && !session.deliver(lines) {
             return DisconnectReason::ShutDown;
@@ -152,13 +155,51 @@ fn read<P: Protocol>(
             return reason;
         }
         read = loop {
-            match socket.read(&mut buffer) {
+            match socket.read(buffer.space(read)) {
                 Ok(0) => return protocol.ended(),
                 Ok(read) => break read,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(error) => return DisconnectReason::ReadFailed(error.to_string()),
             }
         };
+    }
+}
+
+/// The reader's buffer: it grows while reads fill it (a peer sending in bulk) and shrinks back once
+/// reads stay small, so that bulk costs few system calls and an idle peer little memory.
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    small_reads: u32,
+}
+
+impl ReadBuffer {
+    fn new() -> Self {
+        ReadBuffer {
+            bytes: vec![0; SMALLEST_READ],
+            small_reads: 0,
+        }
+    }
+
+    fn filled(&self, read: usize) -> &[u8] {
+        &self.bytes[..read]
+    }
+
+    /// Where the next read goes, sized after the last one (`last` bytes).
+    fn space(&mut self, last: usize) -> &mut [u8] {
+        let size = self.bytes.len();
+        if last == size && size < LARGEST_READ {
+            self.bytes = vec![0; size * 2];
+            self.small_reads = 0;
+        } else if last < size / 16 && size > SMALLEST_READ {
+            self.small_reads += 1;
+            if self.small_reads == 64 {
+                self.bytes = vec![0; SMALLEST_READ];
+                self.small_reads = 0;
+            }
+        } else {
+            self.small_reads = 0;
+        }
+        &mut self.bytes
     }
 }
 
@@ -237,5 +278,27 @@ fn write<P: Protocol>(
             return;
         }
         taken.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_buffer_grows_with_bulk_and_shrinks_when_reads_stay_small() {
+        let mut buffer = ReadBuffer::new();
+        let mut last = buffer.space(0).len();
+        assert_eq!(last, SMALLEST_READ);
+        while last < LARGEST_READ {
+            let grown = buffer.space(last).len();
+            assert_eq!(grown, last * 2);
+            last = grown;
+        }
+        assert_eq!(buffer.space(LARGEST_READ).len(), LARGEST_READ, "no larger");
+        for _ in 0..63 {
+            assert_eq!(buffer.space(17).len(), LARGEST_READ);
+        }
+        assert_eq!(buffer.space(17).len(), SMALLEST_READ);
     }
 }
