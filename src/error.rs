@@ -10,8 +10,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::codec::EncodeError;
-use crate::config::Origin;
+use std::sync::Arc;
+
 use crate::hub::{DropCause, PeerId};
+
+/// Where a setting was written: a file (or other named source) and a 1-based line number.
+///
+/// Settings given on a command line use the source name `--set` and the position of the option
+/// among the overrides as the line number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    /// The file name, or a name for a source that is not a file.
+    pub source: Arc<str>,
+    /// The line number, counting from 1.
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.source, self.line)
+    }
+}
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug)]

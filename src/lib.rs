@@ -215,12 +215,12 @@ pub use codec::{
     LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
 };
 pub use config::{
-    known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, Origin, RetryLimit, RetryPolicy,
+    known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, RetryLimit, RetryPolicy,
     TcpClientConfig, TcpServerConfig, TlsIdentity, WebSocketClientConfig, WebSocketServerConfig,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS,
     DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };
-pub use error::{Error, SettingError};
+pub use error::{Error, Origin, SettingError};
 pub use host::{Events, RecvError, RecvTimeoutError, Remote, TryRecvError};
 pub use hub::{
     DisconnectReason, DropCause, Event, HostOptions, Inbound, PeerId, PeerInfo, Received, Stats,

@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::keys::{self, Key};
-use crate::config::mdf::{Entry, MdfSettings, Origin};
+use crate::config::mdf::{Entry, MdfSettings};
 use crate::config::{
     Config, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, WebSocketClientConfig,
     DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
 };
-use crate::error::SettingError;
-use crate::Error;
+use crate::error::{Error, Origin, SettingError};
 
 /// Something in the settings that is allowed but probably not what was meant: an unknown key, or a
 /// client that would connect to its own server. The configuration is still usable.

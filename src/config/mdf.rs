@@ -6,31 +6,12 @@
 //! LF are stripped; a line whose first character is `#` is a comment; a line without `=` is ignored;
 //! the key is everything before the first `=`; keys are case-sensitive.
 
-use std::fmt;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::keys::{self, Key};
-use crate::Error;
-
-/// Where a setting was written: a file (or other named source) and a 1-based line number.
-///
-/// Settings given on a command line use the source name `--set` and the position of the option
-/// among the overrides as the line number.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Origin {
-    /// The file name, or a name for a source that is not a file.
-    pub source: Arc<str>,
-    /// The line number, counting from 1.
-    pub line: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.source, self.line)
-    }
-}
+use crate::error::{Error, Origin};
 
 /// One `Plugin_Remote_*` line that is in force.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 pub use interpret::ConfigWarning;
 pub use keys::{known_keys, KeyHelp};
-pub use mdf::{MdfSettings, Origin};
+pub use mdf::MdfSettings;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The port the original listens on and connects to when none is configured.
 pub const DEFAULT_PORT: u16 = 60001;

@@ -21,12 +21,12 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::codec::{encode, encode_line, Item, Message};
 use crate::config::Config;
+use crate::error::Error;
 use crate::hub::{
     lock, DisconnectReason, Event, HostOptions, Hub, Inbound, PeerId, PeerInfo, Stats, StopSignal,
 };
 use crate::transport::listener::Listening;
 use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
-use crate::Error;
 
 pub use receive::{Events, RecvError, RecvTimeoutError, TryRecvError};
 

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::{Event, Hub, PeerId, Transport};
 use crate::transport::TransportGuard;
-use crate::Error;
 
 /// A running acceptor: where it listens, and how to wake it.
 pub(crate) struct Listening {

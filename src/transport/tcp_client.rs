@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::TcpClientConfig;
+use crate::error::Error;
 use crate::hub::{Hub, Transport};
 use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::dial::{dial, display_target};
 use crate::transport::reconnect::{self, Attempt};
 use crate::transport::TransportGuard;
-use crate::Error;
 
 /// Starts the connector thread.
 pub(crate) fn start(

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::config::TcpServerConfig;
+use crate::error::Error;
 use crate::hub::{Hub, Transport};
 use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::listener::{self, Listening};
-use crate::Error;
 
 /// Binds the server and starts its acceptor.
 pub(crate) fn start(

@@ -8,9 +8,9 @@
 //! feature, the same functions exist and say that TLS is not available.
 
 use crate::config::{TlsIdentity, WebSocketClientConfig};
+use crate::error::Error;
 #[cfg(feature = "tls")]
 use crate::transport::memory_stream::MemoryStream;
-use crate::Error;
 
 #[cfg(feature = "tls")]
 pub(crate) use native_tls::{TlsAcceptor, TlsConnector};

@@ -18,6 +18,7 @@ use tungstenite::http::{HeaderValue, StatusCode};
 
 use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketClientConfig;
+use crate::error::Error;
 use crate::hub::{Hub, Transport};
 use crate::transport::connection::{self, Peer};
 use crate::transport::dial::{deadline_after, dial};
@@ -29,7 +30,6 @@ use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsConnector};
 use crate::transport::websocket_protocol::WebSocketProtocol;
 use crate::transport::TransportGuard;
-use crate::Error;
 
 /// The pause before asking for the next channel after a 429, as the original waits.
 const TAKEN_CHANNEL_PAUSE: Duration = Duration::from_millis(200);

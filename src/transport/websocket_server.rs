@@ -16,6 +16,7 @@ use tungstenite::http::StatusCode;
 
 use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketServerConfig;
+use crate::error::Error;
 use crate::hub::{lock, Hub, PeerId, Transport};
 use crate::transport::connection::{self, Peer};
 use crate::transport::dial::deadline_after;
@@ -26,7 +27,6 @@ use crate::transport::memory_stream::{Buffers, MemoryStream};
 use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsAcceptor};
 use crate::transport::websocket_protocol::WebSocketProtocol;
-use crate::Error;
 
 /// What every connection of one server shares.
 struct Shared {
