@@ -3,11 +3,11 @@
 //! One file per transport (`tcp_server`, `tcp_client`, `websocket_server`, `websocket_client`), on
 //! what they share: one [`connection`] shape (a reader and a writer around an I/O-free protocol
 //! state), one [`session`] of rules for a connection's life, one [`reconnect`] loop for the
-//! clients, one acceptor ([`listener`]) for the servers, and one way to connect ([`dial`]).
+//! clients, one acceptor ([`listener`]) for the servers, and one way to connect ([`connect`]).
 //! Transports never decide where a message goes; the hub does.
 
+pub(crate) mod connect;
 pub(crate) mod connection;
-pub(crate) mod dial;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod memory_stream;

@@ -9,8 +9,8 @@ use std::time::Instant;
 use crate::config::TcpClientConfig;
 use crate::error::Error;
 use crate::hub::{Hub, Transport};
+use crate::transport::connect::{connect, display_target};
 use crate::transport::connection::{self, Peer, Plain};
-use crate::transport::dial::{dial, display_target};
 use crate::transport::reconnect::{self, Attempt};
 use crate::transport::TransportGuard;
 
@@ -38,16 +38,21 @@ pub(crate) fn start(
                 &config.retry,
                 &|| target.clone(),
                 |_| {
-                    let socket =
-                        match dial(&config.host, config.port, config.connect_timeout, &hub.stop) {
-                            Ok(socket) => socket,
-                            Err(reason) => {
-                                return Attempt::Failed {
-                                    reason,
-                                    pause: None,
-                                }
+                    let connected = connect(
+                        &config.host,
+                        config.port,
+                        config.connect_timeout,
+                        hub.stop.receiver(),
+                    );
+                    let socket = match connected {
+                        Ok(socket) => socket,
+                        Err(error) => {
+                            return Attempt::Failed {
+                                reason: error.to_string(),
+                                pause: None,
                             }
-                        };
+                        }
+                    };
                     let connected_at = Instant::now();
                     let address = match socket.peer_addr() {
                         Ok(address) => SocketAddr::new(address.ip().to_canonical(), address.port()),

@@ -20,8 +20,8 @@ use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketClientConfig;
 use crate::error::Error;
 use crate::hub::{Hub, Transport};
+use crate::transport::connect::{connect, deadline_after};
 use crate::transport::connection::{self, Peer};
-use crate::transport::dial::{deadline_after, dial};
 use crate::transport::handshake::{upgrade_step, Failed, HeaderOnly, Wire};
 use crate::transport::memory_stream::{Buffers, MemoryStream};
 use crate::transport::reconnect::{self, Attempt};
@@ -114,8 +114,13 @@ fn attempt(
 ) -> Result<Attempt, Failure> {
     let deadline = deadline_after(config.connect_timeout);
     let request = upgrade_request(config, path)?;
-    let socket = dial(&config.host, config.port, config.connect_timeout, &hub.stop)
-        .map_err(Failure::Other)?;
+    let socket = connect(
+        &config.host,
+        config.port,
+        config.connect_timeout,
+        hub.stop.receiver(),
+    )
+    .map_err(|error| Failure::Other(error.to_string()))?;
     let address = socket
         .peer_addr()
         .map(|address| SocketAddr::new(address.ip().to_canonical(), address.port()))
