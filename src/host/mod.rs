@@ -23,7 +23,8 @@ use crate::codec::{encode, encode_line, Item, Message};
 use crate::config::Config;
 use crate::error::Error;
 use crate::hub::{
-    lock, DisconnectReason, Event, HostOptions, Hub, Inbound, PeerId, PeerInfo, Stats, StopSignal,
+    lock, DisconnectReason, Event, HostOptions, Hub, Inbound, PeerId, PeerInfo, SentTo, Stats,
+    StopSignal,
 };
 use crate::transport::listener::Listening;
 use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
@@ -141,11 +142,10 @@ impl Remote {
     /// an item that cannot be encoded, and with [`Error::Dropped`] when the item was not queued:
     /// the peer's outbox is full (it is then disconnected as too slow) or it is leaving.
     pub fn send_to(&self, peer: PeerId, item: &Item<'_>) -> Result<(), Error> {
-        match self.hub.send_to(peer, |out| encode(item, out)) {
-            None => Err(Error::NoSuchPeer(peer)),
-            Some(Err(error)) => Err(error.into()),
-            Some(Ok(Err(cause))) => Err(Error::Dropped { peer, cause }),
-            Some(Ok(Ok(()))) => Ok(()),
+        match self.hub.send_to(peer, |out| encode(item, out))? {
+            SentTo::Queued => Ok(()),
+            SentTo::Dropped(cause) => Err(Error::Dropped { peer, cause }),
+            SentTo::NoSuchPeer => Err(Error::NoSuchPeer(peer)),
         }
     }
 

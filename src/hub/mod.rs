@@ -44,6 +44,16 @@ struct Table {
     backlog: VecDeque<Vec<u8>>,
     /// Messages dropped since the last peer left, for the one log line per outage.
     dropped_in_outage: u64,
+    /// Messages queued for at least one peer: counted here, under the lock every send takes
+    /// anyway, rather than with an atomic of its own.
+    sent: u64,
+}
+
+/// What became of a message for one peer.
+pub(crate) enum SentTo {
+    Queued,
+    Dropped(DropCause),
+    NoSuchPeer,
 }
 
 /// What one [`Remote`](crate::Remote)'s threads share.
@@ -218,34 +228,31 @@ impl Hub {
                 Ok(queued)
             })?,
         };
-        drop(table);
         if queued > 0 {
-            Counters::add(&self.counters.sent, 1);
+            table.sent += 1;
         }
         Ok(queued)
     }
 
-    /// Queues the message `encode` writes for one peer. `Ok(Err(cause))` when it was not queued;
-    /// `None` when no such peer is connected.
+    /// Queues the message `encode` writes for one peer.
     pub(crate) fn send_to<E>(
         &self,
         id: PeerId,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Option<Result<Result<(), DropCause>, E>> {
-        let table = lock(&self.table);
-        let peer = table.peers.iter().find(|peer| peer.id == id)?;
-        let pushed = match peer.outbox.push_with(encode) {
-            Ok(pushed) => pushed,
-            Err(error) => return Some(Err(error)),
+    ) -> Result<SentTo, E> {
+        let mut table = lock(&self.table);
+        let Some(peer) = table.peers.iter().find(|peer| peer.id == id) else {
+            return Ok(SentTo::NoSuchPeer);
         };
-        Some(Ok(if self.account(peer, pushed) {
-            Counters::add(&self.counters.sent, 1);
-            Ok(())
+        let pushed = peer.outbox.push_with(encode)?;
+        Ok(if self.account(peer, pushed) {
+            table.sent += 1;
+            SentTo::Queued
         } else if let Pushed::Full { .. } = pushed {
-            Err(DropCause::PeerTooSlow)
+            SentTo::Dropped(DropCause::PeerTooSlow)
         } else {
-            Err(DropCause::PeerLeaving)
-        }))
+            SentTo::Dropped(DropCause::PeerLeaving)
+        })
     }
 
     fn push(&self, peer: &PeerShared, wire: &[u8]) -> bool {
@@ -319,7 +326,7 @@ impl Hub {
     pub(crate) fn stats(&self) -> Stats {
         let table = lock(&self.table);
         self.counters
-            .snapshot(table.peers.len(), table.backlog.len())
+            .snapshot(table.peers.len(), table.backlog.len(), table.sent)
     }
 }
 
