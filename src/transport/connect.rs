@@ -510,7 +510,7 @@ mod tests {
     /// filler; the kernel retransmits the SYN after its initial retransmission timeout of 1 s, and
     /// that one is answered, so the connection is made at about 1 s of the 1.2 s timeout. An
     /// attempt cut short before 1 s never sees that retransmission: a fresh SYN sent after 600 ms
-    /// connects at once, before 950 ms (dial.rs's slices send one at 750 ms), and one sent before
+    /// connects at once, before 950 ms (connecting in 250-800 ms slices sent one at 750 ms), and one sent before
     /// 600 ms is dropped and retransmitted only after the timeout. The accept can be up to 400 ms
     /// late and the attempt's first SYN up to 600 ms late without changing the outcome.
     #[cfg(target_os = "linux")]

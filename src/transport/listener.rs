@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::{Event, Hub, PeerId, Transport};
-use crate::transport::TransportGuard;
+use crate::transport::spawn_transport_thread;
 
 /// A running acceptor: where it listens, and how to wake it.
 pub(crate) struct Listening {
@@ -65,17 +65,9 @@ pub(crate) fn listen(
     };
     let listener = TcpListener::bind(requested).map_err(bind_error)?;
     let address = listener.local_addr().map_err(bind_error)?;
-    let acceptor_hub = Arc::clone(hub);
-    hub.threads
-        .spawn(thread_name.to_owned(), move || {
-            let _guard = TransportGuard {
-                hub: &acceptor_hub,
-                transport,
-                thread: "acceptor",
-            };
-            accept(&acceptor_hub, &listener, what, max_peers, &serve)
-        })
-        .map_err(Error::Spawn)?;
+    spawn_transport_thread(hub, transport, "acceptor", thread_name, move |hub| {
+        accept(hub, &listener, what, max_peers, &serve)
+    })?;
     Ok(Listening { address, what })
 }
 

@@ -20,14 +20,39 @@ pub(crate) mod websocket_client;
 pub(crate) mod websocket_protocol;
 pub(crate) mod websocket_server;
 
+use std::sync::Arc;
+
+use crate::error::Error;
 use crate::hub::{Event, Hub, Transport};
+
+/// Starts a transport's own thread (`role`: its acceptor or its connector), named `name`, to run
+/// `body`; should the thread fail, the host is told that the transport stopped.
+pub(crate) fn spawn_transport_thread(
+    hub: &Arc<Hub>,
+    transport: Transport,
+    role: &'static str,
+    name: &str,
+    body: impl FnOnce(&Arc<Hub>) + Send + 'static,
+) -> Result<(), Error> {
+    let thread_hub = Arc::clone(hub);
+    hub.threads
+        .spawn(name.to_owned(), move || {
+            let _guard = TransportGuard {
+                hub: &thread_hub,
+                transport,
+                thread: role,
+            };
+            body(&thread_hub);
+        })
+        .map_err(Error::Spawn)
+}
 
 /// Tells the host when a transport's own thread (an acceptor, a connector) stops by a panic: the
 /// transport then accepts or connects no more, and the host should know.
-pub(crate) struct TransportGuard<'h> {
-    pub hub: &'h Hub,
-    pub transport: Transport,
-    pub thread: &'static str,
+struct TransportGuard<'h> {
+    hub: &'h Hub,
+    transport: Transport,
+    thread: &'static str,
 }
 
 impl Drop for TransportGuard<'_> {

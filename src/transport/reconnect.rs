@@ -4,10 +4,24 @@
 //!
 //! Every pause here waits on the stop signal, so shutting down is never held up by a retry.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::RetryPolicy;
+use crate::error::Error;
 use crate::hub::{DisconnectReason, Event, Hub, Transport};
+use crate::transport::spawn_transport_thread;
+
+/// Starts a client's connector thread, named `thread_name`, to run `connector` (which keeps its
+/// connection through [`keep_connected`]); should the thread fail, the host is told.
+pub(crate) fn start(
+    hub: &Arc<Hub>,
+    transport: Transport,
+    thread_name: &str,
+    connector: impl FnOnce(&Arc<Hub>) + Send + 'static,
+) -> Result<(), Error> {
+    spawn_transport_thread(hub, transport, "connector", thread_name, connector)
+}
 
 /// What one attempt came to.
 pub(crate) enum Attempt {

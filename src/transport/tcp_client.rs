@@ -12,7 +12,6 @@ use crate::hub::{Hub, Transport};
 use crate::transport::connect::{connect, display_target};
 use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::reconnect::{self, Attempt};
-use crate::transport::TransportGuard;
 
 /// Starts the connector thread.
 pub(crate) fn start(
@@ -20,63 +19,54 @@ pub(crate) fn start(
     config: &TcpClientConfig,
     max_line_length: usize,
 ) -> Result<(), Error> {
-    let connector_hub = Arc::clone(hub);
     let config = config.clone();
-    hub.threads
-        .spawn("mdr-connect".to_owned(), move || {
-            let hub = &connector_hub;
-            let _guard = TransportGuard {
-                hub,
-                transport: Transport::TcpClient,
-                thread: "connector",
-            };
-            let target = display_target(&config.host, config.port);
-            let plain = Arc::new(Plain);
-            reconnect::keep_connected(
-                hub,
-                Transport::TcpClient,
-                &config.retry,
-                &|| target.clone(),
-                |_| {
-                    let connected = connect(
-                        &config.host,
-                        config.port,
-                        config.connect_timeout,
-                        hub.stop.receiver(),
-                    );
-                    let socket = match connected {
-                        Ok(socket) => socket,
-                        Err(error) => {
-                            return Attempt::Failed {
-                                reason: error.to_string(),
-                                pause: None,
-                            }
+    reconnect::start(hub, Transport::TcpClient, "mdr-connect", move |hub| {
+        let target = display_target(&config.host, config.port);
+        let plain = Arc::new(Plain);
+        reconnect::keep_connected(
+            hub,
+            Transport::TcpClient,
+            &config.retry,
+            &|| target.clone(),
+            |_| {
+                let connected = connect(
+                    &config.host,
+                    config.port,
+                    config.connect_timeout,
+                    hub.stop.receiver(),
+                );
+                let socket = match connected {
+                    Ok(socket) => socket,
+                    Err(error) => {
+                        return Attempt::Failed {
+                            reason: error.to_string(),
+                            pause: None,
                         }
-                    };
-                    let connected_at = Instant::now();
-                    let address = match socket.peer_addr() {
-                        Ok(address) => SocketAddr::new(address.ip().to_canonical(), address.port()),
-                        Err(error) => {
-                            return Attempt::Failed {
-                                reason: format!("the connection has no peer address: {error}"),
-                                pause: None,
-                            }
-                        }
-                    };
-                    let peer = Peer {
-                        id: hub.next_peer_id(),
-                        address,
-                        transport: Transport::TcpClient,
-                        description: format!("to {target}"),
-                    };
-                    let reason =
-                        connection::serve(hub, peer, socket, Arc::clone(&plain), max_line_length);
-                    Attempt::Served {
-                        connected_at,
-                        reason,
                     }
-                },
-            );
-        })
-        .map_err(Error::Spawn)
+                };
+                let connected_at = Instant::now();
+                let address = match socket.peer_addr() {
+                    Ok(address) => SocketAddr::new(address.ip().to_canonical(), address.port()),
+                    Err(error) => {
+                        return Attempt::Failed {
+                            reason: format!("the connection has no peer address: {error}"),
+                            pause: None,
+                        }
+                    }
+                };
+                let peer = Peer {
+                    id: hub.next_peer_id(),
+                    address,
+                    transport: Transport::TcpClient,
+                    description: format!("to {target}"),
+                };
+                let reason =
+                    connection::serve(hub, peer, socket, Arc::clone(&plain), max_line_length);
+                Attempt::Served {
+                    connected_at,
+                    reason,
+                }
+            },
+        );
+    })
 }

@@ -29,7 +29,6 @@ use crate::transport::reconnect::{self, Attempt};
 use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsConnector};
 use crate::transport::websocket_protocol::WebSocketProtocol;
-use crate::transport::TransportGuard;
 
 /// The pause before asking for the next channel after a 429, as the original waits.
 const TAKEN_CHANNEL_PAUSE: Duration = Duration::from_millis(200);
@@ -46,16 +45,12 @@ pub(crate) fn start(
     } else {
         None
     };
-    let connector_hub = Arc::clone(hub);
     let config = config.clone();
-    hub.threads
-        .spawn("mdr-ws-connect".to_owned(), move || {
-            let hub = &connector_hub;
-            let _guard = TransportGuard {
-                hub,
-                transport: Transport::WebSocketClient,
-                thread: "connector",
-            };
+    reconnect::start(
+        hub,
+        Transport::WebSocketClient,
+        "mdr-ws-connect",
+        move |hub| {
             let path = RefCell::new(config.path.clone());
             let target = || url_with_path(&config, &path.borrow());
             reconnect::keep_connected(
@@ -91,8 +86,8 @@ pub(crate) fn start(
                     }
                 },
             );
-        })
-        .map_err(Error::Spawn)
+        },
+    )
 }
 
 /// Why one attempt failed.
