@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -724,4 +725,65 @@ fn a_close_from_a_wss_peer_that_never_reads_ends_the_connection() {
     let mut websocket = bare_accept_tls(&listener);
     connected(&remote, "Connected");
     a_close_from_a_peer_that_never_reads_ends_the_connection(&remote, &mut websocket);
+}
+
+/// Reads frames until the Close, and returns its code.
+fn close_code_read<S: std::io::Read + std::io::Write>(websocket: &mut WebSocket<S>) -> u16 {
+    loop {
+        match websocket.read() {
+            Ok(Frame::Close(Some(frame))) => return frame.code.into(),
+            Ok(Frame::Close(None)) => panic!("a Close without a code"),
+            Ok(_) => continue,
+            Err(error) => panic!("no Close frame before the connection ended: {error}"),
+        }
+    }
+}
+
+#[test]
+fn a_frame_that_breaks_the_protocol_is_answered_with_close_1002() {
+    let (remote, mut websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
+    // A server must not mask its frames (RFC 6455 5.1): a masked text frame, "HI\n".
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 3];
+    frame.extend_from_slice(&mask);
+    frame.extend(
+        b"HI\n"
+            .iter()
+            .zip(mask.iter().cycle())
+            .map(|(byte, key)| byte ^ key),
+    );
+    websocket.get_mut().write_all(&frame).unwrap();
+    assert_eq!(close_code_read(&mut websocket), 1002);
+    let reason = next_disconnect(&remote, "Disconnected");
+    assert!(
+        matches!(&reason, DisconnectReason::ReadFailed(why) if why.contains("1002")),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn a_message_over_the_limit_is_answered_with_close_1009() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = client_config(listener.local_addr().unwrap(), "/", RetryLimit::Attempts(0));
+    config.websocket_client.as_mut().unwrap().max_frame_size = 8192;
+    let remote = Remote::start(&config).unwrap();
+    let mut websocket = bare_accept(&listener, StatusCode::SWITCHING_PROTOCOLS)
+        .0
+        .unwrap();
+    connected(&remote, "Connected");
+    websocket.send(Frame::text("x".repeat(100_000))).unwrap();
+    assert_eq!(close_code_read(&mut websocket), 1009);
+    next_disconnect(&remote, "Disconnected");
+}
+
+#[test]
+fn text_that_is_not_utf8_is_answered_with_close_1007() {
+    let (remote, mut websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
+    // An unmasked text frame whose payload is not UTF-8.
+    websocket
+        .get_mut()
+        .write_all(&[0x81, 3, 0xff, 0xfe, b'\n'])
+        .unwrap();
+    assert_eq!(close_code_read(&mut websocket), 1007);
+    next_disconnect(&remote, "Disconnected");
 }
