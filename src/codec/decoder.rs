@@ -496,7 +496,7 @@ fn is_line_end(byte: u8) -> bool {
 /// The position of the first CR or LF, eight bytes at a time: lines are short and many, and this
 /// search is most of the decoder's work on ordinary text.
 #[inline]
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     const LF: u64 = u64::from_le_bytes([b'\n'; 8]);

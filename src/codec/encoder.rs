@@ -5,7 +5,7 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
+use crate::codec::decoder::{find_line_end, reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
@@ -107,10 +107,20 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let (name, args) = (message.name(), message.args());
-    if has_line_end(name) || has_line_end(args) {
+    // One pass over each part: this runs for every message the host sends.
+    let mut line_end = find_line_end(args.as_bytes()).is_some();
+    let mut bar = false;
+    for byte in name.bytes() {
+        match byte {
+            b'\n' | b'\r' => line_end = true,
+            b'|' => bar = true,
+            _ => {}
+        }
+    }
+    if line_end {
         return Err(EncodeError(format!("{message:?} contains a line end")));
     }
-    if name.contains('|') {
+    if bar {
         return Err(EncodeError(format!(
             "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
         )));
@@ -120,9 +130,13 @@ fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Encode
             "an empty message would arrive as nothing".to_owned(),
         ));
     }
-    let misread = name.starts_with(AVATAR_PREFIX)
-        || reads_as_audio(name.as_bytes())
-        || (args.is_empty() && name == PEER_DISCONNECTED_LINE);
+    let misread = match name.as_bytes().first() {
+        Some(b'_') => {
+            name.starts_with(AVATAR_PREFIX) || (args.is_empty() && name == PEER_DISCONNECTED_LINE)
+        }
+        Some(b'S') => reads_as_audio(name.as_bytes()),
+        _ => false,
+    };
     out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
     if misread {
         out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
@@ -160,7 +174,7 @@ fn push_line(line: &str, out: &mut Vec<u8>) {
 }
 
 fn has_line_end(text: &str) -> bool {
-    text.bytes().any(|byte| byte == b'\n' || byte == b'\r')
+    find_line_end(text.as_bytes()).is_some()
 }
 
 #[cfg(test)]

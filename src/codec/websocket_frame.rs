@@ -610,6 +610,15 @@ pub(crate) fn encode_close(code: u16, reason: &str, mask: Option<[u8; 4]>, out: 
     encode_frame(OpCode::Close, &payload[..2 + end], mask, out);
 }
 
+/// What a data frame's payload is known to be, so the encoder need not look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// UTF-8 text: a text frame.
+    Text,
+    /// Anything: a text frame if it is UTF-8, a binary frame otherwise.
+    Unknown,
+}
+
 /// Appends one data frame whose payload `write` appends to `out` directly: text when the payload
 /// is UTF-8, binary otherwise. The header's room is reserved for a payload under 126 bytes, the
 /// common case; a longer payload is moved right once to make room for the longer length field.
@@ -618,6 +627,7 @@ pub(crate) fn encode_close(code: u16, reason: &str, mask: Option<[u8; 4]>, out: 
 pub(crate) fn encode_data_frame_with<E>(
     out: &mut Vec<u8>,
     mask: Option<[u8; 4]>,
+    payload: Payload,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
     let start = out.len();
@@ -630,9 +640,12 @@ pub(crate) fn encode_data_frame_with<E>(
     let mut payload_start = start + reserved;
     assert!(out.len() >= payload_start, "`write` may only append");
     let length = out.len() - payload_start;
-    let opcode = match str::from_utf8(&out[payload_start..]) {
-        Ok(_) => OpCode::Text,
-        Err(_) => OpCode::Binary,
+    let opcode = match payload {
+        Payload::Text => OpCode::Text,
+        Payload::Unknown => match str::from_utf8(&out[payload_start..]) {
+            Ok(_) => OpCode::Text,
+            Err(_) => OpCode::Binary,
+        },
     };
     let (header, used) = header_bytes(opcode, length, mask);
     if used > reserved {
@@ -654,6 +667,8 @@ pub(crate) fn encode_data_frame_with<E>(
 pub(crate) struct MaskKeys {
     secret: RandomState,
     counter: u64,
+    /// The second key of the last hash, for the next frame: one hash makes two keys.
+    spare: Option<[u8; 4]>,
 }
 
 impl MaskKeys {
@@ -666,13 +681,18 @@ impl MaskKeys {
         MaskKeys {
             secret: RandomState::new(),
             counter: now ^ INSTANCES.fetch_add(1, Ordering::Relaxed).rotate_left(32),
+            spare: None,
         }
     }
 
     /// The key for the next frame.
     pub(crate) fn next(&mut self) -> [u8; 4] {
+        if let Some(key) = self.spare.take() {
+            return key;
+        }
         self.counter = self.counter.wrapping_add(1);
-        let [a, b, c, d, ..] = self.secret.hash_one(self.counter).to_le_bytes();
+        let [a, b, c, d, e, f, g, h] = self.secret.hash_one(self.counter).to_le_bytes();
+        self.spare = Some([e, f, g, h]);
         [a, b, c, d]
     }
 }
@@ -819,7 +839,7 @@ mod tests {
                 assert_eq!(decode(to, 70_000, &wire).0, [Seen::Text(text.clone())]);
 
                 let mut streamed = Vec::new();
-                encode_data_frame_with(&mut streamed, mask, |out| {
+                encode_data_frame_with(&mut streamed, mask, Payload::Unknown, |out| {
                     out.extend_from_slice(text.as_bytes());
                     Ok::<(), ()>(())
                 })
@@ -828,7 +848,7 @@ mod tests {
 
                 if length > 0 {
                     let mut streamed = Vec::new();
-                    encode_data_frame_with(&mut streamed, mask, |out| {
+                    encode_data_frame_with(&mut streamed, mask, Payload::Unknown, |out| {
                         out.extend_from_slice(&binary);
                         Ok::<(), ()>(())
                     })
@@ -886,7 +906,7 @@ mod tests {
             encode_frame(OpCode::Binary, &large, mask, &mut wire);
             expected.push(Seen::Binary(large));
         }
-        encode_data_frame_with(&mut wire, mask, |out| {
+        encode_data_frame_with(&mut wire, mask, Payload::Unknown, |out| {
             out.extend_from_slice("last words".as_bytes());
             Ok::<(), ()>(())
         })
@@ -1216,7 +1236,7 @@ mod tests {
     #[test]
     fn a_data_frame_written_in_place_is_text_or_binary_and_undone_on_error() {
         let mut out = b"already here".to_vec();
-        let failed = encode_data_frame_with(&mut out, Some(KEY), |out| {
+        let failed = encode_data_frame_with(&mut out, Some(KEY), Payload::Unknown, |out| {
             out.extend_from_slice(&[b'x'; 300]);
             Err("no room")
         });
@@ -1229,7 +1249,7 @@ mod tests {
             (b"ok\x00\xFE", 0x82),
         ] {
             let mut out = b"before".to_vec();
-            encode_data_frame_with(&mut out, None, |out| {
+            encode_data_frame_with(&mut out, None, Payload::Unknown, |out| {
                 out.extend_from_slice(payload);
                 Ok::<(), ()>(())
             })

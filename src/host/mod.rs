@@ -23,8 +23,8 @@ use crate::codec::{encode, encode_line, Item, Message};
 use crate::config::Config;
 use crate::error::Error;
 use crate::hub::{
-    lock, DisconnectReason, Event, HostOptions, Hub, Inbound, PeerId, PeerInfo, SentTo, Stats,
-    StopSignal,
+    lock, DisconnectReason, Event, HostOptions, Hub, Inbound, Payload, PeerId, PeerInfo, SentTo,
+    Stats, StopSignal,
 };
 use crate::transport::listener::Listening;
 use crate::transport::{tcp_client, tcp_server, websocket_client, websocket_server};
@@ -123,7 +123,9 @@ impl Remote {
     /// disconnected rather than waited for, and the copy it missed is counted. Fails only for an
     /// item that cannot be encoded.
     pub fn send(&self, item: &Item<'_>) -> Result<usize, Error> {
-        Ok(self.hub.send_to_all(|out| encode(item, out))?)
+        Ok(self
+            .hub
+            .send_to_all(payload_of(item), |out| encode(item, out))?)
     }
 
     /// Sends a message `name|args` to every connected peer; see [`send`](Self::send).
@@ -135,14 +137,19 @@ impl Remote {
     /// the agent would; see [`encode_line`](crate::encode_line) for what is refused. Returns how many
     /// peers it was queued for, like [`send`](Self::send).
     pub fn send_line(&self, line: &str) -> Result<usize, Error> {
-        Ok(self.hub.send_to_all(|out| encode_line(line, out))?)
+        Ok(self
+            .hub
+            .send_to_all(Payload::Text, |out| encode_line(line, out))?)
     }
 
     /// Sends an item to one peer, without waiting. Fails if that peer is not connected (now), for
     /// an item that cannot be encoded, and with [`Error::Dropped`] when the item was not queued:
     /// the peer's outbox is full (it is then disconnected as too slow) or it is leaving.
     pub fn send_to(&self, peer: PeerId, item: &Item<'_>) -> Result<(), Error> {
-        match self.hub.send_to(peer, |out| encode(item, out))? {
+        match self
+            .hub
+            .send_to(peer, payload_of(item), |out| encode(item, out))?
+        {
             SentTo::Queued => Ok(()),
             SentTo::Dropped(cause) => Err(Error::Dropped { peer, cause }),
             SentTo::NoSuchPeer => Err(Error::NoSuchPeer(peer)),
@@ -285,6 +292,14 @@ impl Remote {
         } else {
             Err(Error::ThreadPanicked(panicked.join(", ")))
         }
+    }
+}
+
+/// What an item's wire form is known to be: everything but audio is text.
+fn payload_of(item: &Item<'_>) -> Payload {
+    match item {
+        Item::AudioChunk(_) => Payload::Unknown,
+        _ => Payload::Text,
     }
 }
 

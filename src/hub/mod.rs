@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_channel::{select, Sender, TrySendError};
 
+pub(crate) use crate::codec::websocket_frame::Payload;
+
 pub use event::{DisconnectReason, Event, PeerId, PeerInfo, Transport};
 pub use inbound::{Inbound, Received};
 pub use options::HostOptions;
@@ -41,7 +43,7 @@ pub(crate) use threads::ThreadSet;
 struct Table {
     peers: Vec<Arc<PeerShared>>,
     /// Messages kept while no peer is connected, oldest first, each as its wire bytes.
-    backlog: VecDeque<Vec<u8>>,
+    backlog: VecDeque<(Payload, Vec<u8>)>,
     /// Messages dropped since the last peer left, for the one log line per outage.
     dropped_in_outage: u64,
     /// Messages queued for at least one peer: counted here, under the lock every send takes
@@ -172,8 +174,8 @@ impl Hub {
             );
             table.dropped_in_outage = 0;
         }
-        for wire in std::mem::take(&mut table.backlog) {
-            self.push(peer, &wire);
+        for (payload, wire) in std::mem::take(&mut table.backlog) {
+            self.push(peer, &wire, payload);
         }
         table.peers.push(Arc::clone(peer));
         drop(table);
@@ -200,6 +202,7 @@ impl Hub {
     /// its outbox; several get copies of one encoding.
     pub(crate) fn send_to_all<E>(
         &self,
+        payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<usize, E> {
         let mut table = lock(&self.table);
@@ -207,11 +210,11 @@ impl Hub {
             [] => {
                 let mut wire = Vec::new();
                 encode(&mut wire)?;
-                self.keep_or_drop(&mut table, wire);
+                self.keep_or_drop(&mut table, payload, wire);
                 return Ok(0);
             }
             [peer] => {
-                let pushed = peer.outbox.push_with(encode)?;
+                let pushed = peer.outbox.push_with(payload, encode)?;
                 usize::from(self.account(peer, pushed))
             }
             peers => SCRATCH.with(|scratch| {
@@ -220,7 +223,7 @@ impl Hub {
                 encode(&mut scratch)?;
                 let queued = peers
                     .iter()
-                    .filter(|peer| self.push(peer, &scratch))
+                    .filter(|peer| self.push(peer, &scratch, payload))
                     .count();
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
@@ -238,13 +241,14 @@ impl Hub {
     pub(crate) fn send_to<E>(
         &self,
         id: PeerId,
+        payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<SentTo, E> {
         let mut table = lock(&self.table);
         let Some(peer) = table.peers.iter().find(|peer| peer.id == id) else {
             return Ok(SentTo::NoSuchPeer);
         };
-        let pushed = peer.outbox.push_with(encode)?;
+        let pushed = peer.outbox.push_with(payload, encode)?;
         Ok(if self.account(peer, pushed) {
             table.sent += 1;
             SentTo::Queued
@@ -255,8 +259,8 @@ impl Hub {
         })
     }
 
-    fn push(&self, peer: &PeerShared, wire: &[u8]) -> bool {
-        let pushed = peer.outbox.push_encoded(wire);
+    fn push(&self, peer: &PeerShared, wire: &[u8], payload: Payload) -> bool {
+        let pushed = peer.outbox.push_encoded(wire, payload);
         self.account(peer, pushed)
     }
 
@@ -292,7 +296,7 @@ impl Hub {
         }
     }
 
-    fn keep_or_drop(&self, table: &mut Table, wire: Vec<u8>) {
+    fn keep_or_drop(&self, table: &mut Table, payload: Payload, wire: Vec<u8>) {
         let keep = self.keep_while_disconnected;
         if keep > 0 {
             if table.backlog.len() == keep {
@@ -302,7 +306,7 @@ impl Hub {
                     log::warn!("no peer connected and {keep} messages kept: dropped the oldest ({dropped} so far)");
                 }
             }
-            table.backlog.push_back(wire);
+            table.backlog.push_back((payload, wire));
             return;
         }
         Counters::add(&self.counters.dropped_without_peer, 1);

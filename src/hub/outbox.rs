@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::codec::websocket_frame::{encode_data_frame_with, MaskKeys};
+use crate::codec::websocket_frame::{encode_data_frame_with, MaskKeys, Payload};
 use crate::hub::lock;
 
 /// How messages are laid out in the buffer, which the writer reads back.
@@ -89,18 +89,20 @@ impl Outbox {
     }
 
     /// Appends one message already encoded.
-    pub(crate) fn push_encoded(&self, encoded: &[u8]) -> Pushed {
-        self.push_with(|bytes| {
+    pub(crate) fn push_encoded(&self, encoded: &[u8], payload: Payload) -> Pushed {
+        self.push_with(payload, |bytes| {
             bytes.extend_from_slice(encoded);
             Ok::<(), std::convert::Infallible>(())
         })
         .unwrap_or_else(|never| match never {})
     }
 
-    /// Appends one message that `encode` writes straight into the buffer. If `encode` fails, the
-    /// buffer is left as it was and the error returned.
+    /// Appends one message that `encode` writes straight into the buffer; `payload` says whether
+    /// it is known to be text, for a WebSocket frame. If `encode` fails, the buffer is left as it
+    /// was and the error returned.
     pub(crate) fn push_with<E>(
         &self,
+        payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<Pushed, E> {
         let mut guard = lock(&self.state);
@@ -113,7 +115,7 @@ impl Outbox {
             Framing::Lines => encode(&mut state.bytes),
             Framing::WebSocket { .. } => {
                 let mask = state.mask_keys.as_mut().map(MaskKeys::next);
-                encode_data_frame_with(&mut state.bytes, mask, encode)
+                encode_data_frame_with(&mut state.bytes, mask, payload, encode)
             }
         };
         if let Err(error) = encoded {
@@ -224,8 +226,14 @@ mod tests {
     #[test]
     fn the_writer_takes_everything_at_once_and_is_woken_only_when_waiting() {
         let (outbox, doorbell) = Outbox::new(1024, Framing::Lines);
-        assert_eq!(outbox.push_encoded(b"A|1\n"), Pushed::Queued);
-        assert_eq!(outbox.push_encoded(b"B|2\n"), Pushed::Queued);
+        assert_eq!(
+            outbox.push_encoded(b"A|1\n", Payload::Unknown),
+            Pushed::Queued
+        );
+        assert_eq!(
+            outbox.push_encoded(b"B|2\n", Payload::Unknown),
+            Pushed::Queued
+        );
         // The writer was never waiting: no ring.
         assert!(doorbell.try_recv().is_err());
         let mut batch = Vec::new();
@@ -242,8 +250,8 @@ mod tests {
         batch.clear();
         // Empty now: the writer waits, and the next push rings once.
         assert_eq!(outbox.take(&mut batch).messages, 0);
-        outbox.push_encoded(b"C\n");
-        outbox.push_encoded(b"D\n");
+        outbox.push_encoded(b"C\n", Payload::Unknown);
+        outbox.push_encoded(b"D\n", Payload::Unknown);
         assert!(doorbell.try_recv().is_ok());
         assert!(doorbell.try_recv().is_err());
         assert_eq!(outbox.take(&mut batch).messages, 2);
@@ -253,13 +261,16 @@ mod tests {
     #[test]
     fn a_push_past_the_bound_is_refused_and_leaves_the_queue_as_it_was() {
         let (outbox, _doorbell) = Outbox::new(8, Framing::Lines);
-        assert_eq!(outbox.push_encoded(b"12345\n"), Pushed::Queued);
         assert_eq!(
-            outbox.push_encoded(b"678\n"),
+            outbox.push_encoded(b"12345\n", Payload::Unknown),
+            Pushed::Queued
+        );
+        assert_eq!(
+            outbox.push_encoded(b"678\n", Payload::Unknown),
             Pushed::Full { queued_bytes: 6 }
         );
         assert_eq!(outbox.queued_bytes(), 6);
-        let failed: Result<Pushed, &str> = outbox.push_with(|bytes| {
+        let failed: Result<Pushed, &str> = outbox.push_with(Payload::Text, |bytes| {
             bytes.extend_from_slice(b"partial");
             Err("cannot encode")
         });
@@ -274,7 +285,10 @@ mod tests {
         outbox.take(&mut batch);
         outbox.close();
         assert!(doorbell.try_recv().is_ok());
-        assert_eq!(outbox.push_encoded(b"late\n"), Pushed::Closed);
+        assert_eq!(
+            outbox.push_encoded(b"late\n", Payload::Unknown),
+            Pushed::Closed
+        );
         assert!(outbox.take(&mut batch).closed);
     }
 
@@ -282,9 +296,9 @@ mod tests {
     fn websocket_framing_makes_one_frame_per_message() {
         use crate::codec::websocket_frame::{FrameDecoder, Incoming, Role};
         let (outbox, _doorbell) = Outbox::new(1 << 20, Framing::WebSocket { masked: true });
-        outbox.push_encoded(b"one\n");
-        outbox.push_encoded(&[0xff, 0x00]);
-        outbox.push_encoded(&vec![b'x'; 300]);
+        outbox.push_encoded(b"one\n", Payload::Unknown);
+        outbox.push_encoded(&[0xff, 0x00], Payload::Unknown);
+        outbox.push_encoded(&vec![b'x'; 300], Payload::Unknown);
         let mut batch = Vec::new();
         assert_eq!(outbox.take(&mut batch).messages, 3);
         let mut seen = Vec::new();
@@ -302,9 +316,12 @@ mod tests {
     #[test]
     fn discarding_counts_what_was_queued() {
         let (outbox, _doorbell) = Outbox::new(64, Framing::Lines);
-        outbox.push_encoded(b"a\n");
-        outbox.push_encoded(b"b\n");
+        outbox.push_encoded(b"a\n", Payload::Unknown);
+        outbox.push_encoded(b"b\n", Payload::Unknown);
         assert_eq!(outbox.discard(), 2);
-        assert_eq!(outbox.push_encoded(b"c\n"), Pushed::Closed);
+        assert_eq!(
+            outbox.push_encoded(b"c\n", Payload::Unknown),
+            Pushed::Closed
+        );
     }
 }

@@ -1,0 +1,262 @@
+//! Rounds taken in turns, their summary (median and range), and the table of results.
+
+use std::time::Duration;
+
+/// Whether a scenario met its goal.
+pub enum Verdict {
+    Met,
+    Missed,
+    /// Not measured here, and why.
+    Skipped(String),
+}
+
+/// One line of the final table.
+pub struct Row {
+    pub scenario: String,
+    pub ours: String,
+    pub baseline: String,
+    pub ratio: String,
+    pub goal: String,
+    pub verdict: Verdict,
+}
+
+impl Row {
+    /// A scenario that could not run here; the reason is printed now and in the table.
+    pub fn skipped(scenario: &str, goal: &str, why: impl Into<String>) -> Row {
+        let row = Row {
+            scenario: scenario.to_owned(),
+            ours: "—".to_owned(),
+            baseline: "—".to_owned(),
+            ratio: "—".to_owned(),
+            goal: goal.to_owned(),
+            verdict: Verdict::Skipped(why.into()),
+        };
+        row.print();
+        row
+    }
+
+    /// A scenario with a goal on its own figure rather than on a ratio.
+    pub fn absolute(scenario: &str, ours: String, goal: &str, met: bool) -> Row {
+        let row = Row {
+            scenario: scenario.to_owned(),
+            ours,
+            baseline: "—".to_owned(),
+            ratio: "—".to_owned(),
+            goal: goal.to_owned(),
+            verdict: if met { Verdict::Met } else { Verdict::Missed },
+        };
+        row.print();
+        row
+    }
+
+    /// Prints the row as its section finishes it.
+    pub fn print(&self) {
+        println!(
+            "  {}: ours {}, baseline {}, ratio {}; goal {}: {}",
+            self.scenario,
+            self.ours,
+            self.baseline,
+            self.ratio,
+            self.goal,
+            self.verdict_text()
+        );
+    }
+
+    fn verdict_text(&self) -> String {
+        match &self.verdict {
+            Verdict::Met => "met".to_owned(),
+            Verdict::Missed => "MISSED".to_owned(),
+            Verdict::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+}
+
+/// Runs `rounds` rounds, each the baseline and then ours, and returns their results in pairs.
+pub fn in_turns<T>(
+    rounds: usize,
+    mut baseline: impl FnMut() -> T,
+    mut ours: impl FnMut() -> T,
+) -> Vec<(T, T)> {
+    (0..rounds).map(|_| (baseline(), ours())).collect()
+}
+
+/// The median and range of a set of figures.
+#[derive(Clone, Copy)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Spread {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        assert!(!values.is_empty(), "a spread of nothing");
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        let median = if values.len() % 2 == 0 {
+            (values[middle - 1] + values[middle]) / 2.0
+        } else {
+            values[middle]
+        };
+        Spread {
+            median,
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
+
+    /// `median (min–max)` with `decimals` decimals.
+    pub fn text(&self, decimals: usize) -> String {
+        format!(
+            "{:.decimals$} ({:.decimals$}–{:.decimals$})",
+            self.median, self.min, self.max
+        )
+    }
+}
+
+/// A row for a throughput scenario: each round timed the same `work` (lines, messages) for the
+/// baseline and for ours. The ratio is ours ÷ baseline in work per second; the goal a lowest ratio.
+pub fn throughput(
+    scenario: &str,
+    unit: &str,
+    work: usize,
+    rounds: &[(Duration, Duration)],
+    at_least: f64,
+) -> Row {
+    let rate = |time: &Duration| work as f64 / time.as_secs_f64();
+    let ours = Spread::of(rounds.iter().map(|(_, ours)| rate(ours)));
+    let baseline = Spread::of(rounds.iter().map(|(baseline, _)| rate(baseline)));
+    let ratio = Spread::of(
+        rounds
+            .iter()
+            .map(|(baseline, ours)| baseline.as_secs_f64() / ours.as_secs_f64()),
+    );
+    let row = Row {
+        scenario: scenario.to_owned(),
+        ours: rate_text(ours.median, unit),
+        baseline: rate_text(baseline.median, unit),
+        ratio: ratio.text(2),
+        goal: format!("≥ {at_least}"),
+        verdict: if ratio.median >= at_least {
+            Verdict::Met
+        } else {
+            Verdict::Missed
+        },
+    };
+    row.print();
+    row
+}
+
+fn rate_text(per_second: f64, unit: &str) -> String {
+    if per_second >= 1e6 {
+        format!("{:.2} M {unit}/s", per_second / 1e6)
+    } else {
+        format!("{:.0} k {unit}/s", per_second / 1e3)
+    }
+}
+
+/// The median and 99th percentile of a set of durations, in microseconds.
+pub fn percentiles(times: &[Duration]) -> (f64, f64) {
+    let mut times = times.to_vec();
+    times.sort_unstable();
+    let at = |fraction: f64| {
+        let index = ((times.len() - 1) as f64 * fraction).round() as usize;
+        times[index].as_secs_f64() * 1e6
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Two rows for a latency scenario, median and p99: each round holds the baseline's samples and
+/// ours. The ratio is ours ÷ baseline per round; the goals are highest ratios.
+pub fn latency(
+    scenario: &str,
+    rounds: &[(Vec<Duration>, Vec<Duration>)],
+    median_at_most: f64,
+    p99_at_most: f64,
+) -> [Row; 2] {
+    let figures: Vec<((f64, f64), (f64, f64))> = rounds
+        .iter()
+        .map(|(baseline, ours)| (percentiles(baseline), percentiles(ours)))
+        .collect();
+    let row = |which: &str, pick: fn((f64, f64)) -> f64, at_most: f64| {
+        let ours = Spread::of(figures.iter().map(|(_, ours)| pick(*ours)));
+        let baseline = Spread::of(figures.iter().map(|(baseline, _)| pick(*baseline)));
+        let ratio = Spread::of(
+            figures
+                .iter()
+                .map(|(baseline, ours)| pick(*ours) / pick(*baseline)),
+        );
+        let row = Row {
+            scenario: format!("{scenario}, {which}"),
+            ours: format!("{:.1} µs", ours.median),
+            baseline: format!("{:.1} µs", baseline.median),
+            ratio: ratio.text(2),
+            goal: format!("≤ {at_most}×"),
+            verdict: if ratio.median <= at_most {
+                Verdict::Met
+            } else {
+                Verdict::Missed
+            },
+        };
+        row.print();
+        row
+    };
+    [
+        row("median", |(median, _)| median, median_at_most),
+        row("p99", |(_, p99)| p99, p99_at_most),
+    ]
+}
+
+/// The table of every row, with columns lined up.
+pub fn print_table(rows: &[Row]) {
+    let header = [
+        "scenario",
+        "ours",
+        "baseline",
+        "ratio median (range)",
+        "goal",
+        "met/missed",
+    ];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|row| {
+            [
+                row.scenario.clone(),
+                row.ours.clone(),
+                row.baseline.clone(),
+                row.ratio.clone(),
+                row.goal.clone(),
+                match &row.verdict {
+                    Verdict::Met => "met".to_owned(),
+                    Verdict::Missed => "MISSED".to_owned(),
+                    Verdict::Skipped(_) => "skipped".to_owned(),
+                },
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|title| title.chars().count());
+    for line in &cells {
+        for (width, cell) in widths.iter_mut().zip(line) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let print_line = |line: &[String]| {
+        let padded: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    print_line(&header.map(str::to_owned));
+    print_line(&widths.map(|width| "-".repeat(width)));
+    for line in &cells {
+        print_line(line);
+    }
+    for row in rows {
+        if let Verdict::Skipped(why) = &row.verdict {
+            println!("skipped {}: {why}", row.scenario);
+        }
+    }
+}
