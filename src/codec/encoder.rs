@@ -106,7 +106,15 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 }
 
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let (name, args) = (message.name(), message.args());
+    encode_message_parts(message.name(), message.args(), out)
+}
+
+/// [`encode`] for a message given as its type and arguments, with no [`Message`] made.
+pub(crate) fn encode_message_parts(
+    name: &str,
+    args: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     // One pass over each part: this runs for every message the host sends.
     let mut line_end = find_line_end(args.as_bytes()).is_some();
     let mut bar = false;
@@ -118,11 +126,15 @@ fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Encode
         }
     }
     if line_end {
-        return Err(EncodeError(format!("{message:?} contains a line end")));
+        return Err(EncodeError(format!(
+            "{:?} contains a line end",
+            Message::new(name, args)
+        )));
     }
     if bar {
         return Err(EncodeError(format!(
-            "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
+            "{:?}: a message type cannot contain `|`, which separates it from the arguments",
+            Message::new(name, args)
         )));
     }
     if name.is_empty() && args.is_empty() {

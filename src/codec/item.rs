@@ -132,9 +132,13 @@ impl<'a> Message<'a> {
                 bar: None,
             };
         }
+        let mut line = String::with_capacity(name.len() + 1 + args.len());
+        line.push_str(&name);
+        line.push('|');
+        line.push_str(args);
         Message {
             bar: Some(name.len()),
-            line: Cow::Owned(format!("{name}|{args}")),
+            line: Cow::Owned(line),
         }
     }
 

@@ -12,5 +12,6 @@ mod item;
 pub(crate) mod websocket_frame;
 
 pub use decoder::LineDecoder;
+pub(crate) use encoder::encode_message_parts;
 pub use encoder::{encode, encode_line, EncodeError, MAX_AUDIO_CHUNK_LENGTH};
 pub use item::{AudioControl, AutoLipMode, AvatarCommand, DecodeError, Item, Message};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::codec::{encode, encode_line, Item, Message};
+use crate::codec::{encode, encode_line, encode_message_parts, Item};
 use crate::config::Config;
 use crate::error::Error;
 use crate::hub::{
@@ -130,7 +130,9 @@ impl Remote {
 
     /// Sends a message `name|args` to every connected peer; see [`send`](Self::send).
     pub fn send_message(&self, name: &str, args: &str) -> Result<usize, Error> {
-        self.send(&Item::Message(Message::new(name, args)))
+        Ok(self
+            .hub
+            .send_to_all(Payload::Text, |out| encode_message_parts(name, args, out))?)
     }
 
     /// Sends one line as it is (a line end is added) to every connected peer, as a person typing to

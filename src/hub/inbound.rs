@@ -323,6 +323,6 @@ mod tests {
             });
         assert_eq!(events, 1);
         assert_eq!(items, [Item::Message(Message::new("OK", ""))]);
-        assert_eq!(counters.snapshot(0, 0, 0).decode_errors, 1);
+        assert_eq!(counters.snapshot(0, 0).decode_errors, 1);
     }
 }

@@ -42,13 +42,24 @@ pub(crate) use threads::ThreadSet;
 #[derive(Default)]
 struct Table {
     peers: Vec<Arc<PeerShared>>,
+    /// The same peers as one list that senders keep (see [`Hub::with_peers`]), made anew, and
+    /// `generation` counted up, whenever one comes or goes.
+    list: PeerList,
+    generation: u64,
     /// Messages kept while no peer is connected, oldest first, each as its wire bytes.
     backlog: VecDeque<(Payload, Vec<u8>)>,
     /// Messages dropped since the last peer left, for the one log line per outage.
     dropped_in_outage: u64,
-    /// Messages queued for at least one peer: counted here, under the lock every send takes
-    /// anyway, rather than with an atomic of its own.
-    sent: u64,
+}
+
+/// The connected peers, as a sender sees them.
+type PeerList = Arc<[Arc<PeerShared>]>;
+
+/// The peer list a thread last sent to, for one hub.
+struct KeptList {
+    hub: u64,
+    generation: u64,
+    peers: PeerList,
 }
 
 /// What became of a message for one peer.
@@ -68,6 +79,10 @@ pub(crate) struct Hub {
     next_peer: AtomicU64,
     pub threads: ThreadSet,
     pub counters: Arc<Counters>,
+    /// Tells every hub apart, for the peer lists senders keep.
+    id: u64,
+    /// `Table::generation`, to be read without the lock.
+    generation: AtomicU64,
     /// Sockets in a handshake, not yet a registered peer's, which shutting down must wake.
     handshaking: Mutex<Vec<(u64, TcpStream)>>,
     next_watch: AtomicU64,
@@ -89,7 +104,13 @@ impl Drop for Watched<'_> {
 thread_local! {
     /// Where a message sent to several peers is encoded once before it is copied to each.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The peer list this thread last sent to, so a send need not take the table's lock while
+    /// no peer comes or goes.
+    static KEPT_LIST: RefCell<Option<KeptList>> = const { RefCell::new(None) };
 }
+
+/// Numbers the hubs.
+static HUBS: AtomicU64 = AtomicU64::new(0);
 
 impl Hub {
     pub(crate) fn new(
@@ -109,6 +130,8 @@ impl Hub {
             counters: Arc::default(),
             handshaking: Mutex::default(),
             next_watch: AtomicU64::new(0),
+            id: HUBS.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -178,6 +201,7 @@ impl Hub {
             self.push(peer, &wire, payload);
         }
         table.peers.push(Arc::clone(peer));
+        self.publish(&mut table);
         drop(table);
         // The host may have shut down while this peer was connecting; shutting down stops only the
         // peers registered when it looked, and it looked after raising the stop signal.
@@ -189,7 +213,38 @@ impl Hub {
 
     /// Removes a peer: nothing more is queued for it.
     pub(crate) fn unregister(&self, id: PeerId) {
-        lock(&self.table).peers.retain(|peer| peer.id != id);
+        let mut table = lock(&self.table);
+        table.peers.retain(|peer| peer.id != id);
+        self.publish(&mut table);
+    }
+
+    /// Makes a changed peer table the list senders see.
+    fn publish(&self, table: &mut Table) {
+        table.list = table.peers.iter().cloned().collect();
+        table.generation += 1;
+        self.generation.store(table.generation, Ordering::Release);
+    }
+
+    /// Runs `send` with the peers connected now. The list this thread kept from its last send
+    /// serves while no peer has come or gone since, which one atomic load tells; otherwise it is
+    /// fetched anew under the table's lock. A peer that is just leaving may still be in it: its
+    /// outbox then refuses, and the refusal is counted.
+    fn with_peers<R>(&self, send: impl FnOnce(&[Arc<PeerShared>]) -> R) -> R {
+        KEPT_LIST.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            let generation = self.generation.load(Ordering::Acquire);
+            let fresh = matches!(&*kept, Some(list) if list.hub == self.id && list.generation == generation);
+            if !fresh {
+                let table = lock(&self.table);
+                *kept = Some(KeptList {
+                    hub: self.id,
+                    generation: table.generation,
+                    peers: Arc::clone(&table.list),
+                });
+            }
+            let peers = &kept.as_ref().expect("kept above").peers;
+            send(peers)
+        })
     }
 
     /// The peers connected now.
@@ -205,17 +260,11 @@ impl Hub {
         payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<usize, E> {
-        let mut table = lock(&self.table);
-        let queued = match table.peers.as_slice() {
-            [] => {
-                let mut wire = Vec::new();
-                encode(&mut wire)?;
-                self.keep_or_drop(&mut table, payload, wire);
-                return Ok(0);
-            }
+        let queued = self.with_peers(|peers| match peers {
+            [] => Ok(Err(encode)),
             [peer] => {
                 let pushed = peer.outbox.push_with(payload, encode)?;
-                usize::from(self.account(peer, pushed))
+                Ok(Ok(usize::from(self.account(peer, pushed))))
             }
             peers => SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
@@ -228,11 +277,42 @@ impl Hub {
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
                 }
-                Ok(queued)
-            })?,
+                Ok(Ok(queued))
+            }),
+        })?;
+        let queued = match queued {
+            Ok(queued) => queued,
+            // No peer, as this thread saw it: `encode` comes back unused.
+            Err(encode) => return self.keep_for_a_peer(payload, encode),
         };
         if queued > 0 {
-            table.sent += 1;
+            Counters::add(&self.counters.sent, 1);
+        }
+        Ok(queued)
+    }
+
+    /// With no peer connected (as this thread last saw it): keeps the message for the next peer,
+    /// or drops it and counts the drop. A peer that registered meanwhile gets it instead. Returns
+    /// how many peers it was queued for.
+    fn keep_for_a_peer<E>(
+        &self,
+        payload: Payload,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut wire = Vec::new();
+        encode(&mut wire)?;
+        let mut table = lock(&self.table);
+        if table.peers.is_empty() {
+            self.keep_or_drop(&mut table, payload, wire);
+            return Ok(0);
+        }
+        let queued = table
+            .peers
+            .iter()
+            .filter(|peer| self.push(peer, &wire, payload))
+            .count();
+        if queued > 0 {
+            Counters::add(&self.counters.sent, 1);
         }
         Ok(queued)
     }
@@ -244,18 +324,19 @@ impl Hub {
         payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<SentTo, E> {
-        let mut table = lock(&self.table);
-        let Some(peer) = table.peers.iter().find(|peer| peer.id == id) else {
-            return Ok(SentTo::NoSuchPeer);
-        };
-        let pushed = peer.outbox.push_with(payload, encode)?;
-        Ok(if self.account(peer, pushed) {
-            table.sent += 1;
-            SentTo::Queued
-        } else if let Pushed::Full { .. } = pushed {
-            SentTo::Dropped(DropCause::PeerTooSlow)
-        } else {
-            SentTo::Dropped(DropCause::PeerLeaving)
+        self.with_peers(|peers| {
+            let Some(peer) = peers.iter().find(|peer| peer.id == id) else {
+                return Ok(SentTo::NoSuchPeer);
+            };
+            let pushed = peer.outbox.push_with(payload, encode)?;
+            Ok(if self.account(peer, pushed) {
+                Counters::add(&self.counters.sent, 1);
+                SentTo::Queued
+            } else if let Pushed::Full { .. } = pushed {
+                SentTo::Dropped(DropCause::PeerTooSlow)
+            } else {
+                SentTo::Dropped(DropCause::PeerLeaving)
+            })
         })
     }
 
@@ -330,7 +411,7 @@ impl Hub {
     pub(crate) fn stats(&self) -> Stats {
         let table = lock(&self.table);
         self.counters
-            .snapshot(table.peers.len(), table.backlog.len(), table.sent)
+            .snapshot(table.peers.len(), table.backlog.len())
     }
 }
 

@@ -60,8 +60,9 @@ struct State {
     mask_keys: Option<MaskKeys>,
 }
 
-/// Buffers that grew past this during a burst are given back once it has been written, so an idle
-/// peer does not keep a large allocation.
+/// Buffers that grew past this during a burst are given back once traffic is light again, so an
+/// idle peer does not keep a large allocation; while a burst lasts they are kept, so the host does
+/// not grow its buffer anew after every write.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 pub(crate) struct Outbox {
@@ -142,11 +143,11 @@ impl Outbox {
     /// at the next push or at close.
     pub(crate) fn take(&self, into: &mut Vec<u8>) -> Taken {
         debug_assert!(into.is_empty());
-        if into.capacity() > KEEP_CAPACITY {
-            *into = Vec::new();
-        }
         let mut state = lock(&self.state);
         std::mem::swap(&mut state.bytes, into);
+        if into.len() < KEEP_CAPACITY / 4 && state.bytes.capacity() > KEEP_CAPACITY {
+            state.bytes = Vec::new();
+        }
         let messages = std::mem::take(&mut state.messages);
         let woken = std::mem::take(&mut state.wake_requested);
         state.writer_waiting = into.is_empty() && !state.closed && !woken;

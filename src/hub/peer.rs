@@ -13,7 +13,8 @@ pub(crate) struct PeerShared {
     pub transport: Transport,
     pub outbox: Outbox,
     /// A handle on the socket to shut it down from another thread: it wakes a blocked read or write.
-    socket: TcpStream,
+    /// Released when the session ends, so that a list of peers kept elsewhere holds no socket open.
+    socket: Mutex<Option<TcpStream>>,
     /// Why the connection is ending, once something decided it; the first reason wins.
     reason: Mutex<Option<DisconnectReason>>,
 }
@@ -31,7 +32,7 @@ impl PeerShared {
             address,
             transport,
             outbox,
-            socket,
+            socket: Mutex::new(Some(socket)),
             reason: Mutex::new(None),
         }
     }
@@ -40,13 +41,24 @@ impl PeerShared {
     /// socket down, which wakes its reader and writer.
     pub(crate) fn close(&self, reason: DisconnectReason) {
         self.note_reason(reason);
-        let _ = self.socket.shutdown(Shutdown::Both);
+        self.shut(Shutdown::Both);
     }
 
     /// Stops reading: a blocked read returns end-of-stream, and the reader ends the connection the
     /// ordinary way, letting the writer send what is queued first.
     pub(crate) fn stop_reading(&self) {
-        let _ = self.socket.shutdown(Shutdown::Read);
+        self.shut(Shutdown::Read);
+    }
+
+    fn shut(&self, how: Shutdown) {
+        if let Some(socket) = &*lock(&self.socket) {
+            let _ = socket.shutdown(how);
+        }
+    }
+
+    /// Closes this handle on the socket: the connection has ended.
+    pub(crate) fn release_socket(&self) {
+        lock(&self.socket).take();
     }
 
     pub(crate) fn note_reason(&self, reason: DisconnectReason) {

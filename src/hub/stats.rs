@@ -58,6 +58,7 @@ impl fmt::Display for DropCause {
 /// The counters behind [`Stats`], shared by every thread of one [`Remote`](crate::Remote).
 #[derive(Default)]
 pub(crate) struct Counters {
+    pub sent: AtomicU64,
     pub dropped_without_peer: AtomicU64,
     pub dropped_from_backlog: AtomicU64,
     pub dropped_peer_too_slow: AtomicU64,
@@ -73,13 +74,13 @@ impl Counters {
         counter.fetch_add(count, Ordering::Relaxed) + count
     }
 
-    /// The counters as the host sees them; `peers`, `kept` and `sent` come from the peer table.
-    pub(crate) fn snapshot(&self, peers: usize, kept: usize, sent: u64) -> Stats {
+    /// The counters as the host sees them; `peers` and `kept` come from the peer table.
+    pub(crate) fn snapshot(&self, peers: usize, kept: usize) -> Stats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
             peers,
             kept_while_disconnected: kept,
-            sent,
+            sent: read(&self.sent),
             dropped_without_peer: read(&self.dropped_without_peer),
             dropped_from_backlog: read(&self.dropped_from_backlog),
             dropped_peer_too_slow: read(&self.dropped_peer_too_slow),

@@ -93,6 +93,7 @@ impl Drop for Session<'_> {
             self.hub.threads.join(writer);
         }
         self.hub.note_discarded(shared.outbox.discard());
+        shared.release_socket();
         let reason = shared.reason().unwrap_or(DisconnectReason::ClosedByPeer);
         let (id, address, transport) = (shared.id, shared.address, shared.transport);
         match reason {
