@@ -56,6 +56,7 @@
 mod benchmark {
     pub mod codec;
     pub mod counts;
+    pub mod floor;
     pub mod lines;
     pub mod proc_stats;
     pub mod report;

@@ -8,6 +8,8 @@ pub enum Verdict {
     Missed,
     /// Not measured here, and why.
     Skipped(String),
+    /// A figure for reading the others by, with no goal of its own.
+    Reference,
 }
 
 /// One line of the final table.
@@ -67,6 +69,7 @@ impl Row {
             Verdict::Met => "met".to_owned(),
             Verdict::Missed => "MISSED".to_owned(),
             Verdict::Skipped(why) => format!("skipped: {why}"),
+            Verdict::Reference => "reference".to_owned(),
         }
     }
 }
@@ -124,6 +127,18 @@ pub fn throughput(
     rounds: &[(Duration, Duration)],
     at_least: f64,
 ) -> Row {
+    let row = throughput_row(scenario, unit, work, rounds, at_least);
+    row.print();
+    row
+}
+
+fn throughput_row(
+    scenario: &str,
+    unit: &str,
+    work: usize,
+    rounds: &[(Duration, Duration)],
+    at_least: f64,
+) -> Row {
     let rate = |time: &Duration| work as f64 / time.as_secs_f64();
     let ours = Spread::of(rounds.iter().map(|(_, ours)| rate(ours)));
     let baseline = Spread::of(rounds.iter().map(|(baseline, _)| rate(baseline)));
@@ -132,7 +147,7 @@ pub fn throughput(
             .iter()
             .map(|(baseline, ours)| baseline.as_secs_f64() / ours.as_secs_f64()),
     );
-    let row = Row {
+    Row {
         scenario: scenario.to_owned(),
         ours: rate_text(ours.median, unit),
         baseline: rate_text(baseline.median, unit),
@@ -143,7 +158,20 @@ pub fn throughput(
         } else {
             Verdict::Missed
         },
-    };
+    }
+}
+
+/// A row for the prescribed design written by hand (see `floor`), against the same baseline: the
+/// highest ratio the design allows on this machine, to read the goal of the scenario above it by.
+pub fn design_limit(
+    scenario: &str,
+    unit: &str,
+    work: usize,
+    rounds: &[(Duration, Duration)],
+) -> Row {
+    let mut row = throughput_row(scenario, unit, work, rounds, 0.0);
+    row.goal = "(the design's limit)".to_owned();
+    row.verdict = Verdict::Reference;
     row.print();
     row
 }
@@ -231,6 +259,7 @@ pub fn print_table(rows: &[Row]) {
                     Verdict::Met => "met".to_owned(),
                     Verdict::Missed => "MISSED".to_owned(),
                     Verdict::Skipped(_) => "skipped".to_owned(),
+                    Verdict::Reference => "reference".to_owned(),
                 },
             ]
         })

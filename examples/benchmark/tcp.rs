@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 use mmdagent_remote::{Event, HostOptions, Item, Message, Received, Remote};
 
 use super::counts::Counts;
+use super::floor::HandOutboxes;
 use super::lines::{
     burst_options, numbered_line, read_lines, send_lines, socket_pair, tcp_server, wait_connected,
     Lines, LINE,
 };
-use super::report::{in_turns, latency, throughput, Row};
+use super::report::{design_limit, in_turns, latency, throughput, Row};
 
 pub fn run(counts: &Counts) -> Vec<Row> {
-    let mut rows = vec![send_to_one_peer(counts)];
+    let mut rows = vec![send_to_one_peer(counts), by_hand(counts, 1)];
     rows.extend(receive_from_one_peer(counts));
     rows.push(broadcast(counts));
+    rows.push(by_hand(counts, counts.broadcast_peers));
     rows.extend(round_trips(counts));
     rows
 }
@@ -280,6 +282,64 @@ fn broadcast(counts: &Counts) -> Row {
         lines * peers,
         &rounds,
         0.5,
+    )
+}
+
+/// The baseline of the sending scenarios (one writer thread per peer through a `BufWriter`, all
+/// started at once), against the prescribed design by hand (`floor`), for `peers` peers.
+fn by_hand(counts: &Counts, peers: usize) -> Row {
+    let lines = if peers == 1 {
+        counts.one_peer_lines
+    } else {
+        counts.broadcast_lines
+    };
+    let made = Arc::new(Lines::new(lines));
+    let rounds = in_turns(
+        counts.rounds,
+        || {
+            let pairs: Vec<(TcpStream, TcpStream)> = (0..peers).map(|_| socket_pair()).collect();
+            let go = Arc::new(Barrier::new(peers + 1));
+            let mut readers = Vec::new();
+            let mut writers = Vec::new();
+            for (peer, host) in pairs {
+                readers.push(spawn_reader(peer, lines));
+                let go = Arc::clone(&go);
+                let made = Arc::clone(&made);
+                writers.push(thread::spawn(move || {
+                    go.wait();
+                    write_lines(host, &made)
+                }));
+            }
+            let start = Instant::now();
+            go.wait();
+            let time = last_read(readers, lines) - start;
+            for writer in writers {
+                drop(writer.join().expect("a writer"));
+            }
+            time
+        },
+        || {
+            let (peers, hosts): (Vec<TcpStream>, Vec<TcpStream>) =
+                (0..peers).map(|_| socket_pair()).unzip();
+            let readers = peers
+                .into_iter()
+                .map(|peer| spawn_reader(peer, lines))
+                .collect();
+            let outboxes = HandOutboxes::new(hosts);
+            let start = Instant::now();
+            for number in 0..made.count() {
+                outboxes.send(made.wire(number));
+            }
+            let time = last_read(readers, lines) - start;
+            drop(outboxes.finish());
+            time
+        },
+    );
+    design_limit(
+        &format!("  the same by hand: byte outbox + writer thread per peer ({peers})"),
+        "lines",
+        lines * peers,
+        &rounds,
     )
 }
 

@@ -497,25 +497,58 @@ fn is_line_end(byte: u8) -> bool {
 /// search is most of the decoder's work on ordinary text.
 #[inline]
 pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
-    const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
-    // The high bit of each zero byte of `word`; a byte above a zero one may be marked too, but the
-    // lowest mark is always right, and that is the one taken.
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let mut chunks = bytes.chunks_exact(8);
-    for (index, chunk) in (&mut chunks).enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-        let marks = zero_bytes(word ^ LF) | zero_bytes(word ^ CR);
-        if marks != 0 {
-            return Some(index * 8 + marks.trailing_zeros() as usize / 8);
+    find_word_match(bytes, |word| zero_bytes(word ^ LF) | zero_bytes(word ^ CR))
+}
+
+/// The position of the first `byte`, eight bytes at a time.
+pub(crate) fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
+    let pattern = u64::from_le_bytes([byte; 8]);
+    find_word_match(bytes, |word| zero_bytes(word ^ pattern))
+}
+
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
+const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
+
+/// The high bit of each zero byte of `word`; a byte above a zero one may be marked too, but the
+/// lowest mark is always right, and that is the one taken.
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The first byte that `marks` marks (its high bit set in the returned word), reading eight bytes
+/// at a time; the last eight are read as one word overlapping the ones before, so a short tail
+/// costs no loop of its own.
+#[inline(always)]
+fn find_word_match(bytes: &[u8], marks: impl Fn(u64) -> u64) -> Option<usize> {
+    let word_at =
+        |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    if bytes.len() < 8 {
+        let mut padded = [0u8; 8];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        let found = marks(u64::from_le_bytes(padded));
+        // Padding is zero, which no pattern here is; still, only real bytes count.
+        let position = found.trailing_zeros() as usize / 8;
+        return (found != 0 && position < bytes.len()).then_some(position);
+    }
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let found = marks(word_at(at));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    if at < bytes.len() {
+        let last = bytes.len() - 8;
+        let found = marks(word_at(last));
+        if found != 0 {
+            return Some(last + found.trailing_zeros() as usize / 8);
         }
     }
-    let tail = chunks.remainder();
-    tail.iter()
-        .position(|&byte| is_line_end(byte))
-        .map(|position| bytes.len() - tail.len() + position)
+    None
 }
 
 #[cfg(test)]
@@ -752,6 +785,29 @@ mod tests {
                 }
             }
             assert_eq!(find_line_end(&vec![0x8a; length]), None);
+        }
+    }
+
+    #[test]
+    fn byte_search_finds_the_first_at_every_position_and_nothing_else() {
+        for length in 0..40 {
+            for position in 0..length {
+                let mut bytes = vec![b'a'; length];
+                bytes[position] = b'|';
+                if position + 3 < length {
+                    bytes[position + 3] = b'|';
+                }
+                assert_eq!(
+                    find_byte(&bytes, b'|'),
+                    Some(position),
+                    "{length} {position}"
+                );
+            }
+            // Bytes next to `|` (0x7c), and ones whose high bit is set, are no match.
+            let near: Vec<u8> = (0..length)
+                .map(|at| [0x7b, 0x7d, 0xfc, 0x00][at % 4])
+                .collect();
+            assert_eq!(find_byte(&near, b'|'), None, "{length}");
         }
     }
 }

@@ -5,7 +5,7 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::decoder::{find_line_end, reads_as_audio, starts_audio_chunk};
+use crate::codec::decoder::{find_byte, find_line_end, reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
@@ -106,7 +106,12 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 }
 
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    encode_message_parts(message.name(), message.args(), out)
+    let (line, bar) = message.line();
+    match bar {
+        // The line is `TYPE|ARGS` already: checked and copied whole.
+        Some(bar) if bar + 1 < line.len() => encode_message_line(line, bar, out),
+        _ => encode_message_parts(message.name(), message.args(), out),
+    }
 }
 
 /// [`encode`] for a message given as its type and arguments, with no [`Message`] made.
@@ -115,51 +120,76 @@ pub(crate) fn encode_message_parts(
     args: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    // One pass over each part: this runs for every message the host sends.
-    let mut line_end = find_line_end(args.as_bytes()).is_some();
-    let mut bar = false;
-    for byte in name.bytes() {
-        match byte {
-            b'\n' | b'\r' => line_end = true,
-            b'|' => bar = true,
-            _ => {}
-        }
-    }
-    if line_end {
-        return Err(EncodeError(format!(
-            "{:?} contains a line end",
-            Message::new(name, args)
-        )));
-    }
-    if bar {
-        return Err(EncodeError(format!(
-            "{:?}: a message type cannot contain `|`, which separates it from the arguments",
-            Message::new(name, args)
-        )));
-    }
     if name.is_empty() && args.is_empty() {
         return Err(EncodeError(
             "an empty message would arrive as nothing".to_owned(),
         ));
     }
-    let misread = match name.as_bytes().first() {
-        Some(b'_') => {
-            name.starts_with(AVATAR_PREFIX) || (args.is_empty() && name == PEER_DISCONNECTED_LINE)
+    if args.is_empty() {
+        check_message(name, name.len(), None)?;
+        out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + 1);
+        if misread(name, true) {
+            out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
         }
-        Some(b'S') => reads_as_audio(name.as_bytes()),
-        _ => false,
-    };
+        push_line(name, out);
+        return Ok(());
+    }
+    check_message(name, name.len(), Some(args))?;
     out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
-    if misread {
+    if misread(name, false) {
         out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
     }
     out.extend_from_slice(name.as_bytes());
-    if !args.is_empty() {
-        out.push(b'|');
-        out.extend_from_slice(args.as_bytes());
-    }
-    out.push(b'\n');
+    out.push(b'|');
+    push_line(args, out);
     Ok(())
+}
+
+/// [`encode`] for a message whose line `TYPE|ARGS` is at hand, its `|` at `bar` and its arguments
+/// not empty: one check of the whole line, one copy.
+fn encode_message_line(line: &str, bar: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let name = &line[..bar];
+    check_message(line, bar, None)?;
+    out.reserve(AV_MESSAGE_PREFIX.len() + line.len() + 1);
+    if misread(name, false) {
+        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
+    }
+    push_line(line, out);
+    Ok(())
+}
+
+/// Refuses a message whose `text` (its line, or its type when `args` come apart) holds a line end,
+/// or whose type (the first `name_length` bytes) holds a `|`. Each byte is looked at once, eight
+/// at a time: this runs for every message the host sends.
+fn check_message(text: &str, name_length: usize, args: Option<&str>) -> Result<(), EncodeError> {
+    let name = &text[..name_length];
+    let line_end = find_line_end(text.as_bytes()).is_some()
+        || args.is_some_and(|args| find_line_end(args.as_bytes()).is_some());
+    if line_end {
+        return Err(EncodeError(format!(
+            "{:?} contains a line end",
+            Message::new(name, args.unwrap_or(&text[name_length.min(text.len())..]))
+        )));
+    }
+    if find_byte(name.as_bytes(), b'|').is_some() {
+        return Err(EncodeError(format!(
+            "{:?}: a message type cannot contain `|`, which separates it from the arguments",
+            Message::new(name, args.unwrap_or(""))
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a message of type `name` would be read as something else on arrival (an avatar command,
+/// audio, the relay's notice) and so goes wrapped as `__AV_MESSAGE,...`.
+fn misread(name: &str, no_args: bool) -> bool {
+    match name.as_bytes().first() {
+        Some(b'_') => {
+            name.starts_with(AVATAR_PREFIX) || (no_args && name == PEER_DISCONNECTED_LINE)
+        }
+        Some(b'S') => reads_as_audio(name.as_bytes()),
+        _ => false,
+    }
 }
 
 fn encode_avatar(

@@ -168,6 +168,11 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The message as one line, `TYPE|ARGS`, and where its `|` is, for the encoder to copy whole.
+    pub(crate) fn line(&self) -> (&str, Option<usize>) {
+        (&self.line, self.bar)
+    }
+
     /// The same message owning its text.
     pub fn into_owned(self) -> Message<'static> {
         Message {
