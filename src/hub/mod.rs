@@ -211,11 +211,18 @@ impl Hub {
         }
     }
 
-    /// Removes a peer: nothing more is queued for it.
+    /// Removes a peer; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
     pub(crate) fn unregister(&self, id: PeerId) {
         let mut table = lock(&self.table);
         table.peers.retain(|peer| peer.id != id);
         self.publish(&mut table);
+    }
+
+    /// Closes a leaving peer's outbox, so that nothing more is queued for it, and adds what it
+    /// was sent alone to the total (a thread with an older peer list may have queued for it until
+    /// now).
+    pub(crate) fn close_outbox(&self, peer: &PeerShared) {
+        Counters::add(&self.counters.sent, peer.outbox.close());
     }
 
     /// Makes a changed peer table the list senders see.
@@ -262,8 +269,10 @@ impl Hub {
     ) -> Result<usize, E> {
         let queued = self.with_peers(|peers| match peers {
             [] => Ok(Err(encode)),
+            // Counted as sent in the peer's outbox, under the lock this takes anyway: an atomic
+            // counter here would wait for the bytes just written to leave this core's buffers.
             [peer] => {
-                let pushed = peer.outbox.push_with(payload, encode)?;
+                let pushed = peer.outbox.push_with(payload, true, encode)?;
                 Ok(Ok(usize::from(self.account(peer, pushed))))
             }
             peers => SCRATCH.with(|scratch| {
@@ -277,18 +286,17 @@ impl Hub {
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
                 }
+                if queued > 0 {
+                    Counters::add(&self.counters.sent, 1);
+                }
                 Ok(Ok(queued))
             }),
         })?;
-        let queued = match queued {
-            Ok(queued) => queued,
+        match queued {
+            Ok(queued) => Ok(queued),
             // No peer, as this thread saw it: `encode` comes back unused.
-            Err(encode) => return self.keep_for_a_peer(payload, encode),
-        };
-        if queued > 0 {
-            Counters::add(&self.counters.sent, 1);
+            Err(encode) => self.keep_for_a_peer(payload, encode),
         }
-        Ok(queued)
     }
 
     /// With no peer connected (as this thread last saw it): keeps the message for the next peer,
@@ -328,9 +336,8 @@ impl Hub {
             let Some(peer) = peers.iter().find(|peer| peer.id == id) else {
                 return Ok(SentTo::NoSuchPeer);
             };
-            let pushed = peer.outbox.push_with(payload, encode)?;
+            let pushed = peer.outbox.push_with(payload, true, encode)?;
             Ok(if self.account(peer, pushed) {
-                Counters::add(&self.counters.sent, 1);
                 SentTo::Queued
             } else if let Pushed::Full { .. } = pushed {
                 SentTo::Dropped(DropCause::PeerTooSlow)
@@ -410,8 +417,15 @@ impl Hub {
 
     pub(crate) fn stats(&self) -> Stats {
         let table = lock(&self.table);
-        self.counters
-            .snapshot(table.peers.len(), table.backlog.len())
+        let mut stats = self
+            .counters
+            .snapshot(table.peers.len(), table.backlog.len());
+        stats.sent += table
+            .peers
+            .iter()
+            .map(|peer| peer.outbox.sent_alone())
+            .sum::<u64>();
+        stats
     }
 }
 

@@ -56,6 +56,9 @@ struct State {
     writer_waiting: bool,
     wake_requested: bool,
     closed: bool,
+    /// Messages queued here that the host counts as sent to this peer alone (see
+    /// [`Hub::stats`](crate::hub::Hub)): counted under this lock, which a send takes anyway.
+    sent_alone: u64,
     /// Masking keys for a client's frames.
     mask_keys: Option<MaskKeys>,
 }
@@ -91,7 +94,7 @@ impl Outbox {
 
     /// Appends one message already encoded.
     pub(crate) fn push_encoded(&self, encoded: &[u8], payload: Payload) -> Pushed {
-        self.push_with(payload, |bytes| {
+        self.push_with(payload, false, |bytes| {
             bytes.extend_from_slice(encoded);
             Ok::<(), std::convert::Infallible>(())
         })
@@ -101,9 +104,11 @@ impl Outbox {
     /// Appends one message that `encode` writes straight into the buffer; `payload` says whether
     /// it is known to be text, for a WebSocket frame. If `encode` fails, the buffer is left as it
     /// was and the error returned.
+    /// `sent_alone`: count the message, once queued, as sent (it goes to this peer only).
     pub(crate) fn push_with<E>(
         &self,
         payload: Payload,
+        sent_alone: bool,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<Pushed, E> {
         let mut guard = lock(&self.state);
@@ -130,6 +135,7 @@ impl Outbox {
             });
         }
         state.messages += 1;
+        state.sent_alone += u64::from(sent_alone);
         let wake = std::mem::take(&mut state.writer_waiting);
         drop(guard);
         if wake {
@@ -194,15 +200,18 @@ impl Outbox {
         Pushed::Queued
     }
 
-    /// Takes no more messages; the writer writes what is queued and then sees the end.
-    pub(crate) fn close(&self) {
+    /// Takes no more messages; the writer writes what is queued and then sees the end. Returns
+    /// the messages counted as sent to this peer alone, once: a second close returns 0.
+    pub(crate) fn close(&self) -> u64 {
         let mut state = lock(&self.state);
         state.closed = true;
+        let sent_alone = std::mem::take(&mut state.sent_alone);
         let wake = std::mem::take(&mut state.writer_waiting);
         drop(state);
         if wake {
             let _ = self.doorbell.try_send(());
         }
+        sent_alone
     }
 
     /// Throws away what is queued (the peer is gone); returns how many messages that was.
@@ -211,6 +220,11 @@ impl Outbox {
         state.closed = true;
         state.bytes = Vec::new();
         std::mem::take(&mut state.messages)
+    }
+
+    /// Messages counted as sent to this peer alone so far.
+    pub(crate) fn sent_alone(&self) -> u64 {
+        lock(&self.state).sent_alone
     }
 
     /// Bytes queued now.
@@ -271,7 +285,7 @@ mod tests {
             Pushed::Full { queued_bytes: 6 }
         );
         assert_eq!(outbox.queued_bytes(), 6);
-        let failed: Result<Pushed, &str> = outbox.push_with(Payload::Text, |bytes| {
+        let failed: Result<Pushed, &str> = outbox.push_with(Payload::Text, false, |bytes| {
             bytes.extend_from_slice(b"partial");
             Err("cannot encode")
         });

@@ -84,7 +84,7 @@ impl Drop for Session<'_> {
         // The writer sends what is still queued, then sees the end of its outbox; one blocked on a
         // peer that does not read is woken by shutting the socket down once the flush timeout has
         // passed (a socket write timeout would not reach a write that is already blocked).
-        shared.outbox.close();
+        self.hub.close_outbox(shared);
         if let Some((_, ended)) = &self.writer {
             let _ = ended.recv_timeout(self.hub.options.flush_timeout);
         }
