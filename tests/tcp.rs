@@ -542,3 +542,71 @@ fn a_hundred_thousand_numbered_messages_each_way_arrive_once_in_order() {
     reader.join().unwrap();
     assert_eq!(remote.stats().slow_peers_disconnected, 0);
 }
+
+#[test]
+fn several_threads_receiving_get_every_event_in_order_and_none_is_left_waiting() {
+    let (remote, address) = start_server();
+    let mut controller = connect_controller(&remote, address);
+    // Two events in one read, two threads waiting: each gets one; neither is left waiting while
+    // the other's read holds an event for it.
+    std::thread::scope(|scope| {
+        let waiters: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| remote.recv_timeout(WAIT).map(|event| format!("{event:?}"))))
+            .collect();
+        controller.write_all(b"A|1\nB|2\n").unwrap();
+        for waiter in waiters {
+            let got = waiter.join().unwrap();
+            assert!(got.is_ok(), "a thread was left waiting: {got:?}");
+        }
+    });
+    // Many numbered lines, two threads: each sees the numbers rise, and all arrive.
+    const LINES: u64 = 20_000;
+    let wire: String = (0..LINES).map(|number| format!("N|{number}\n")).collect();
+    let seen = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut last = None;
+                while let Ok(event) = remote.recv_timeout(Duration::from_millis(500)) {
+                    if let Event::Item {
+                        item: Item::Message(message),
+                        ..
+                    } = event
+                    {
+                        let number: u64 = message.args().parse().unwrap();
+                        assert!(last < Some(number), "{last:?} then {number}");
+                        last = Some(number);
+                        seen.lock().unwrap().push(number);
+                    }
+                }
+            });
+        }
+        controller.write_all(wire.as_bytes()).unwrap();
+    });
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..LINES).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_backlog_larger_than_the_outbox_bound_reaches_the_next_peer_whole() {
+    let mut config = local_server_config();
+    config.keep_while_disconnected = 100;
+    let mut options = HostOptions::default();
+    options.outbound_queue_bytes = 16 * 1024;
+    let remote = Remote::start_with(&config, options).unwrap();
+    let payload = "k".repeat(1000);
+    for number in 0..100 {
+        remote
+            .send(&message("KEPT", &format!("{number}|{payload}")))
+            .unwrap();
+    }
+    let controller = connect_controller(&remote, remote.local_addr().unwrap());
+    let mut lines = LineReader::new(&controller);
+    for number in 0..100 {
+        assert_eq!(lines.line(), format!("KEPT|{number}|{payload}"));
+    }
+    let stats = remote.stats();
+    assert_eq!(stats.sent, 100, "{stats:?}");
+    assert_eq!(stats.slow_peers_disconnected, 0, "{stats:?}");
+}

@@ -787,3 +787,56 @@ fn text_that_is_not_utf8_is_answered_with_close_1007() {
     assert_eq!(close_code_read(&mut websocket), 1007);
     next_disconnect(&remote, "Disconnected");
 }
+
+/// Reads raw frames a client sent (masked) until the socket ends; returns their opcodes.
+fn raw_client_opcodes(socket: &mut TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let _ = socket.read_to_end(&mut bytes);
+    let mut opcodes = Vec::new();
+    let mut at = 0;
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0f;
+        let mut length = usize::from(bytes[at + 1] & 0x7f);
+        let mut header = 2;
+        if length == 126 {
+            length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+            header = 4;
+        } else if length == 127 {
+            length = u64::from_be_bytes(bytes[at + 2..at + 10].try_into().unwrap()) as usize;
+            header = 10;
+        }
+        let masked = bytes[at + 1] & 0x80 != 0;
+        at += header + if masked { 4 } else { 0 } + length;
+        opcodes.push(opcode);
+    }
+    opcodes
+}
+
+#[test]
+fn nothing_the_host_sends_follows_the_agents_close() {
+    let (remote, websocket, _listener) = agent_with_bare_server(RetryLimit::Attempts(0));
+    let mut socket = websocket.into_inner();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    std::thread::scope(|scope| {
+        let sending = scope.spawn(|| {
+            // Keeps sending until the connection is gone, as a busy host would.
+            while remote.peers().len() == 1 {
+                let _ = remote.send(&message("BUSY", "x"));
+            }
+        });
+        // A Close from the server (unmasked, code 1000); the agent answers it and must send
+        // nothing after its answer, however much the host sends meanwhile.
+        socket.write_all(&[0x88, 2, 0x03, 0xe8]).unwrap();
+        let opcodes = raw_client_opcodes(&mut socket);
+        sending.join().unwrap();
+        let close = opcodes.iter().position(|&opcode| opcode == 0x8);
+        let close = close.expect("the agent answers the Close");
+        assert_eq!(
+            close,
+            opcodes.len() - 1,
+            "{} frames after the agent's Close",
+            opcodes.len() - 1 - close
+        );
+    });
+}

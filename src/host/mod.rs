@@ -14,7 +14,7 @@ mod receive;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -50,8 +50,11 @@ pub use receive::{Events, RecvError, RecvTimeoutError, TryRecvError};
 pub struct Remote {
     hub: Arc<Hub>,
     inbound: Receiver<Inbound>,
-    /// Events decoded from a delivery and not yet handed out by `recv`.
-    pending: Mutex<VecDeque<Event>>,
+    /// Events decoded from a delivery and not yet handed out by `recv`, and whether a thread is
+    /// receiving the next delivery now.
+    receiving: Mutex<Receiving>,
+    /// Rung when a receiving thread is done, for the threads that waited for it.
+    received: Condvar,
     stop: Option<Sender<()>>,
     tcp_server: Option<Listening>,
     websocket_server: Option<Listening>,
@@ -79,7 +82,8 @@ impl Remote {
         let mut remote = Remote {
             hub,
             inbound,
-            pending: Mutex::default(),
+            receiving: Mutex::default(),
+            received: Condvar::new(),
             stop: Some(stop),
             tcp_server: None,
             websocket_server: None,
@@ -192,19 +196,12 @@ impl Remote {
 
     /// Waits for the next event. Fails once the library has shut down and every event was taken.
     pub fn recv(&self) -> Result<Event, RecvError> {
-        self.next_event(|inbound| inbound.recv().map_err(|_| RecvTimeoutError::Disconnected))
-            .map_err(|_| RecvError)
+        self.next_event(Wait::Forever).map_err(|_| RecvError)
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
-        self.next_event(|inbound| {
-            inbound.try_recv().map_err(|error| match error {
-                crossbeam_channel::TryRecvError::Empty => RecvTimeoutError::Timeout,
-                crossbeam_channel::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-            })
-        })
-        .map_err(|error| match error {
+        self.next_event(Wait::Not).map_err(|error| match error {
             RecvTimeoutError::Timeout => TryRecvError::Empty,
             RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
         })
@@ -212,34 +209,81 @@ impl Remote {
 
     /// Waits for the next event at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
-        self.next_event(|inbound| {
-            let received = match deadline {
-                Some(deadline) => inbound.recv_deadline(deadline),
-                None => inbound
-                    .recv()
-                    .map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected),
-            };
-            received.map_err(|error| match error {
-                crossbeam_channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
-                crossbeam_channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
-            })
-        })
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.next_event(Wait::Until(deadline)),
+            None => self.next_event(Wait::Forever),
+        }
     }
 
-    /// A pending event, or the events of the next delivery that `receive` gets.
-    fn next_event(
-        &self,
-        receive: impl Fn(&Receiver<Inbound>) -> Result<Inbound, RecvTimeoutError>,
-    ) -> Result<Event, RecvTimeoutError> {
+    /// A pending event, or the events of the next delivery. One thread at a time receives and
+    /// decodes, so events come out in the order they went in; the others wait for it (each until
+    /// its own deadline) and take what it decoded.
+    fn next_event(&self, wait: Wait) -> Result<Event, RecvTimeoutError> {
+        let mut state = lock(&self.receiving);
         loop {
-            if let Some(event) = lock(&self.pending).pop_front() {
+            if let Some(event) = state.pending.pop_front() {
                 return Ok(event);
             }
-            let delivery = receive(&self.inbound)?;
-            let mut decoded = Vec::new();
-            delivery.decode(|received| decoded.push(received.into_event()));
-            lock(&self.pending).extend(decoded);
+            if !state.busy {
+                state.busy = true;
+                drop(state);
+                let mut busy = Busy {
+                    remote: self,
+                    done: false,
+                };
+                let received = match wait {
+                    Wait::Forever => self
+                        .inbound
+                        .recv()
+                        .map_err(|_| RecvTimeoutError::Disconnected),
+                    Wait::Until(deadline) => {
+                        self.inbound
+                            .recv_deadline(deadline)
+                            .map_err(|error| match error {
+                                crossbeam_channel::RecvTimeoutError::Timeout => {
+                                    RecvTimeoutError::Timeout
+                                }
+                                crossbeam_channel::RecvTimeoutError::Disconnected => {
+                                    RecvTimeoutError::Disconnected
+                                }
+                            })
+                    }
+                    Wait::Not => self.inbound.try_recv().map_err(|error| match error {
+                        crossbeam_channel::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                        crossbeam_channel::TryRecvError::Disconnected => {
+                            RecvTimeoutError::Disconnected
+                        }
+                    }),
+                };
+                let mut decoded = VecDeque::new();
+                let received = received.map(|delivery| {
+                    delivery.decode(|received| decoded.push_back(received.into_event()))
+                });
+                state = lock(&self.receiving);
+                state.pending.append(&mut decoded);
+                state.busy = false;
+                busy.done = true;
+                drop(busy);
+                received?;
+                continue;
+            }
+            state = match wait {
+                Wait::Not => return Err(RecvTimeoutError::Timeout),
+                Wait::Forever => self
+                    .received
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Wait::Until(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    self.received
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
     }
 
@@ -294,6 +338,36 @@ impl Remote {
         } else {
             Err(Error::ThreadPanicked(panicked.join(", ")))
         }
+    }
+}
+
+#[derive(Default)]
+struct Receiving {
+    pending: VecDeque<Event>,
+    busy: bool,
+}
+
+/// How long `next_event` may wait.
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    Until(Instant),
+    Not,
+}
+
+/// A thread's turn at receiving. The normal path ends it under the lock (`done`); should the thread
+/// unwind instead, dropping this ends it, so the threads waiting for it are not left waiting.
+struct Busy<'r> {
+    remote: &'r Remote,
+    done: bool,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.remote.receiving).busy = false;
+        }
+        self.remote.received.notify_all();
     }
 }
 

@@ -5,10 +5,12 @@
 //! borrowed from those bytes (a line split across reads comes from the decoder's own buffer), so a
 //! host that takes them this way pays no allocation per item, and the transports' readers do
 //! nothing per line. Each peer's decoder lives here, and each read carries its place in that peer's
-//! stream, so reads are decoded in the order they arrived even when several host threads receive;
-//! a read dropped without being decoded is decoded into nothing, keeping the stream in step.
+//! stream, so each peer's reads are decoded in the order they arrived even when several host
+//! threads decode; a read dropped without being decoded is decoded into nothing, keeping the stream
+//! in step, and dropping never waits.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::codec::{DecodeError, Item, LineDecoder};
 use crate::hub::stats::Counters;
@@ -87,10 +89,19 @@ impl Inbound {
     }
 }
 
+/// A delivery dropped undecoded is decoded into nothing, to keep its peer's stream in step. It never
+/// waits for that: out of turn, its bytes are left for whoever finishes the turn before it, so
+/// dropping one (or the channel that holds some) cannot block, whatever the host holds.
 impl Drop for Inbound {
     fn drop(&mut self) {
-        if let Some(delivery) = self.0.take() {
-            deliver(delivery, |_| {});
+        match self.0.take() {
+            Some(Delivery::Read {
+                input,
+                place,
+                bytes,
+            }) => input.discard(place, Discarded::Read(bytes)),
+            Some(Delivery::End { input, place, .. }) => input.discard(place, Discarded::End),
+            Some(Delivery::Event(_)) | None => {}
         }
     }
 }
@@ -139,6 +150,12 @@ fn deliver(delivery: Delivery, mut on_event: impl FnMut(Received<'_>)) {
     }
 }
 
+/// A delivery dropped before its turn, to be decoded into nothing when the turn comes.
+enum Discarded {
+    Read(Vec<u8>),
+    End,
+}
+
 /// The host's side of one peer's inbound stream: its decoder, and whose turn it is.
 pub(crate) struct PeerInput {
     id: PeerId,
@@ -155,9 +172,42 @@ struct InputState {
     waiting: usize,
     /// Decode errors from this peer so far, to log the first and then every power of two.
     errors: u64,
+    /// Deliveries dropped before their turn, by place.
+    discarded: BTreeMap<u64, Discarded>,
+}
+
+impl InputState {
+    /// Ends the turn at `next`: moves on, through any discarded deliveries that come next.
+    fn pass_turn(&mut self) {
+        self.next += 1;
+        while let Some(discarded) = self.discarded.remove(&self.next) {
+            match discarded {
+                Discarded::Read(bytes) => self.decoder.decode(&bytes, |_| {}),
+                Discarded::End => self.decoder.finish(|_| {}),
+            }
+            self.next += 1;
+        }
+    }
+}
+
+/// One delivery's turn at its peer's decoder; the turn passes when this is dropped, even if the
+/// host's callback panicked, so the peer's later deliveries are not held up for ever.
+struct Turn<'p> {
+    input: &'p PeerInput,
+    state: MutexGuard<'p, InputState>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.state.pass_turn();
+        if self.state.waiting > 0 {
+            self.input.turn.notify_all();
+        }
+    }
 }
 
 impl PeerInput {
+    /// Waits for the delivery at `place` to have its turn, then decodes it with `decode`.
     fn in_turn(&self, place: u64, decode: impl FnOnce(&mut InputState)) {
         let mut state = lock(&self.state);
         while state.next != place {
@@ -168,10 +218,22 @@ impl PeerInput {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             state.waiting -= 1;
         }
-        decode(&mut state);
-        state.next += 1;
-        if state.waiting > 0 {
-            self.turn.notify_all();
+        let mut turn = Turn { input: self, state };
+        decode(&mut turn.state);
+    }
+
+    /// A delivery dropped undecoded: decoded into nothing now if it is its turn, or left for the
+    /// turn before it to finish.
+    fn discard(&self, place: u64, discarded: Discarded) {
+        let mut state = lock(&self.state);
+        if state.next != place {
+            state.discarded.insert(place, discarded);
+            return;
+        }
+        let mut turn = Turn { input: self, state };
+        match discarded {
+            Discarded::Read(bytes) => turn.state.decoder.decode(&bytes, |_| {}),
+            Discarded::End => turn.state.decoder.finish(|_| {}),
         }
     }
 
@@ -216,6 +278,7 @@ impl PeerStream {
                 next: 0,
                 waiting: 0,
                 errors: 0,
+                discarded: BTreeMap::new(),
             }),
             turn: Condvar::new(),
             counters,
@@ -307,6 +370,38 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(lines(first).is_empty());
         assert_eq!(later.join().unwrap(), ["A|1"]);
+    }
+
+    #[test]
+    fn dropping_out_of_turn_never_waits_and_the_stream_stays_in_step() {
+        let mut peer = stream();
+        let held = peer.read(b"A|".to_vec());
+        // Dropped while the read before it is still held: must return at once.
+        drop(peer.read(b"1\nB|".to_vec()));
+        let last = peer.read(b"2\n".to_vec());
+        assert!(lines(held).is_empty());
+        assert_eq!(lines(last), ["B|2"]);
+    }
+
+    #[test]
+    fn a_callback_that_panics_passes_the_turn_on() {
+        let mut peer = stream();
+        let first = peer.read(b"A|1\n".to_vec());
+        let second = peer.read(b"B|2\n".to_vec());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            first.decode(|_| panic!("the host's callback fails"));
+        }));
+        assert!(panicked.is_err());
+        let done = std::thread::spawn(move || lines(second));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the next read waits for ever"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(done.join().unwrap(), ["B|2"]);
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl Hub {
             table.dropped_in_outage = 0;
         }
         for (payload, wire) in std::mem::take(&mut table.backlog) {
-            self.push(peer, &wire, payload);
+            peer.outbox.push_kept(&wire, payload);
         }
         table.peers.push(Arc::clone(peer));
         self.publish(&mut table);
@@ -211,18 +211,27 @@ impl Hub {
         }
     }
 
-    /// Removes a peer; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
+    /// Removes a peer, adding what it was sent alone to the total in the same step, so that
+    /// `stats` never misses it; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
     pub(crate) fn unregister(&self, id: PeerId) {
         let mut table = lock(&self.table);
-        table.peers.retain(|peer| peer.id != id);
+        let mut sent_alone = 0;
+        table.peers.retain(|peer| {
+            let stays = peer.id != id;
+            if !stays {
+                sent_alone += peer.outbox.take_sent_alone();
+            }
+            stays
+        });
+        Counters::add(&self.counters.sent, sent_alone);
         self.publish(&mut table);
     }
 
-    /// Closes a leaving peer's outbox, so that nothing more is queued for it, and adds what it
-    /// was sent alone to the total (a thread with an older peer list may have queued for it until
-    /// now).
+    /// Closes a leaving peer's outbox, so that nothing more is queued for it, and adds to the
+    /// total what a thread with an older peer list queued for it since it was unregistered.
     pub(crate) fn close_outbox(&self, peer: &PeerShared) {
-        Counters::add(&self.counters.sent, peer.outbox.close());
+        peer.outbox.close();
+        Counters::add(&self.counters.sent, peer.outbox.take_sent_alone());
     }
 
     /// Makes a changed peer table the list senders see.

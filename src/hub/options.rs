@@ -9,9 +9,11 @@ pub struct HostOptions {
     /// Bytes that may wait in one peer's outbound queue; a peer whose queue would pass this is
     /// disconnected as too slow. Default 4 MiB.
     pub outbound_queue_bytes: usize,
-    /// Deliveries that may wait for the host: each is one read from one peer (at most 32 KiB, so
-    /// at most this many times 32 KiB wait) or one connection event. While the queue is full,
-    /// peers' readers wait too, and TCP slows the peers down. Default 256.
+    /// Deliveries that may wait for the host: each is one read from one peer or one connection
+    /// event. A TCP read is at most 32 KiB, so at most this many times 32 KiB wait; a WebSocket
+    /// read also holds the messages it completed, each up to the connection's largest frame size
+    /// (1 MiB by default), so set this lower for many WebSocket peers sending large messages.
+    /// While the queue is full, peers' readers wait too, and TCP slows the peers down. Default 256.
     pub event_queue_length: usize,
     /// How long closing a connection waits for its queued messages to be written. Default 1 s.
     pub flush_timeout: Duration,

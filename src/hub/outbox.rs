@@ -101,12 +101,33 @@ impl Outbox {
         .unwrap_or_else(|never| match never {})
     }
 
+    /// Appends one message kept while no peer was connected, whatever the bound (the backlog is
+    /// bounded by its own limit, and a new peer must not be judged slow before it could read), and
+    /// counts it as sent to this peer.
+    pub(crate) fn push_kept(&self, encoded: &[u8], payload: Payload) -> Pushed {
+        self.push_unless(false, payload, true, |bytes| {
+            bytes.extend_from_slice(encoded);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {})
+    }
+
     /// Appends one message that `encode` writes straight into the buffer; `payload` says whether
     /// it is known to be text, for a WebSocket frame. If `encode` fails, the buffer is left as it
     /// was and the error returned.
     /// `sent_alone`: count the message, once queued, as sent (it goes to this peer only).
     pub(crate) fn push_with<E>(
         &self,
+        payload: Payload,
+        sent_alone: bool,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<Pushed, E> {
+        self.push_unless(true, payload, sent_alone, encode)
+    }
+
+    fn push_unless<E>(
+        &self,
+        bounded: bool,
         payload: Payload,
         sent_alone: bool,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
@@ -128,7 +149,7 @@ impl Outbox {
             state.bytes.truncate(start);
             return Err(error);
         }
-        if state.bytes.len() > self.limit {
+        if bounded && state.bytes.len() > self.limit {
             state.bytes.truncate(start);
             return Ok(Pushed::Full {
                 queued_bytes: start,
@@ -180,6 +201,21 @@ impl Outbox {
     /// (a WebSocket pong or Close the protocol owes the peer). They count against the bound.
     /// `write` is given the masking key for a client's frame.
     pub(crate) fn push_raw(&self, write: impl FnOnce(Option<[u8; 4]>, &mut Vec<u8>)) -> Pushed {
+        self.push_raw_then(false, write)
+    }
+
+    /// Appends the last bytes this connection sends (a WebSocket Close) and closes the outbox in
+    /// the same step, so nothing the host sends can follow them. Past the bound they are still
+    /// appended: the end of a connection must not be lost to a full outbox.
+    pub(crate) fn push_last(&self, write: impl FnOnce(Option<[u8; 4]>, &mut Vec<u8>)) -> Pushed {
+        self.push_raw_then(true, write)
+    }
+
+    fn push_raw_then(
+        &self,
+        last: bool,
+        write: impl FnOnce(Option<[u8; 4]>, &mut Vec<u8>),
+    ) -> Pushed {
         let mut guard = lock(&self.state);
         let state = &mut *guard;
         if state.closed {
@@ -188,10 +224,11 @@ impl Outbox {
         let queued_bytes = state.bytes.len();
         let mask = state.mask_keys.as_mut().map(MaskKeys::next);
         write(mask, &mut state.bytes);
-        if state.bytes.len() > self.limit {
+        if state.bytes.len() > self.limit && !last {
             state.bytes.truncate(queued_bytes);
             return Pushed::Full { queued_bytes };
         }
+        state.closed |= last;
         let wake = std::mem::take(&mut state.writer_waiting);
         drop(guard);
         if wake {
@@ -200,18 +237,20 @@ impl Outbox {
         Pushed::Queued
     }
 
-    /// Takes no more messages; the writer writes what is queued and then sees the end. Returns
-    /// the messages counted as sent to this peer alone, once: a second close returns 0.
-    pub(crate) fn close(&self) -> u64 {
+    /// Takes the count of messages sent to this peer alone, leaving 0.
+    pub(crate) fn take_sent_alone(&self) -> u64 {
+        std::mem::take(&mut lock(&self.state).sent_alone)
+    }
+
+    /// Takes no more messages; the writer writes what is queued and then sees the end.
+    pub(crate) fn close(&self) {
         let mut state = lock(&self.state);
         state.closed = true;
-        let sent_alone = std::mem::take(&mut state.sent_alone);
         let wake = std::mem::take(&mut state.writer_waiting);
         drop(state);
         if wake {
             let _ = self.doorbell.try_send(());
         }
-        sent_alone
     }
 
     /// Throws away what is queued (the peer is gone); returns how many messages that was.

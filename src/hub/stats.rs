@@ -22,8 +22,10 @@ pub struct Stats {
     /// Copies of messages not queued for a peer because its queue was full; the peer is
     /// disconnected as too slow. One per peer and message.
     pub dropped_peer_too_slow: u64,
-    /// Copies of messages that were queued for a peer but not written before it left (it closed,
-    /// failed, or did not read within the flush timeout). One per peer and message.
+    /// Copies of messages a peer did not get because it was leaving: queued but not written
+    /// before it left (it closed, failed, or did not read within the flush timeout), or refused
+    /// because its connection had begun to close. One per peer and message; a write that failed
+    /// part-way counts all the messages it held.
     pub dropped_at_disconnect: u64,
     /// Peers disconnected because they did not read.
     pub slow_peers_disconnected: u64,

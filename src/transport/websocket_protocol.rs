@@ -93,12 +93,13 @@ impl WebSocketProtocol {
         read
     }
 
-    /// Queues a Close frame unless one was sent already.
+    /// Queues a Close frame unless one was sent already, and closes the outbox with it: RFC 6455
+    /// 5.5.1 allows no data frame after a Close.
     fn queue_close(&self, outbox: &Outbox, code: Option<u16>, reason: &str) {
         if self.close_sent.swap(true, Ordering::AcqRel) {
             return;
         }
-        outbox.push_raw(|mask, out| match code {
+        outbox.push_last(|mask, out| match code {
             Some(code) => encode_close(code, reason, mask, out),
             None => encode_frame(OpCode::Close, &[], mask, out),
         });
