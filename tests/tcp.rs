@@ -610,3 +610,21 @@ fn a_backlog_larger_than_the_outbox_bound_reaches_the_next_peer_whole() {
     assert_eq!(stats.sent, 100, "{stats:?}");
     assert_eq!(stats.slow_peers_disconnected, 0, "{stats:?}");
 }
+
+#[test]
+fn shutdown_returns_while_the_host_holds_an_undecoded_read() {
+    let (remote, address) = start_server();
+    let mut controller = connect_controller(&remote, address);
+    controller.write_all(b"HELD|1\n").unwrap();
+    let held = remote
+        .inbound()
+        .recv_timeout(WAIT)
+        .expect("the read's delivery");
+    assert!(held.peer().is_some());
+    // More from the same peer, which the library must be able to drop at shutdown without
+    // waiting for the held read to be decoded.
+    controller.write_all(b"LATER|2\n").unwrap();
+    drop(controller);
+    support::within(WAIT, "shutdown", move || remote.shutdown()).unwrap();
+    drop(held);
+}
