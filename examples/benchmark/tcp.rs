@@ -235,28 +235,7 @@ fn broadcast(counts: &Counts) -> Row {
     let made = Arc::new(Lines::new(lines));
     let rounds = in_turns(
         counts.rounds,
-        || {
-            let pairs: Vec<(TcpStream, TcpStream)> = (0..peers).map(|_| socket_pair()).collect();
-            let go = Arc::new(Barrier::new(peers + 1));
-            let mut readers = Vec::new();
-            let mut writers = Vec::new();
-            for (peer, host) in pairs {
-                readers.push(spawn_reader(peer, lines));
-                let go = Arc::clone(&go);
-                let made = Arc::clone(&made);
-                writers.push(thread::spawn(move || {
-                    go.wait();
-                    write_lines(host, &made)
-                }));
-            }
-            let start = Instant::now();
-            go.wait();
-            let time = last_read(readers, lines) - start;
-            for writer in writers {
-                drop(writer.join().expect("a writer"));
-            }
-            time
-        },
+        || writer_threads(peers, &made),
         || {
             let remote = tcp_server(peers, burst_options());
             let address = remote.local_addr().expect("address");
@@ -296,28 +275,7 @@ fn by_hand(counts: &Counts, peers: usize) -> Row {
     let made = Arc::new(Lines::new(lines));
     let rounds = in_turns(
         counts.rounds,
-        || {
-            let pairs: Vec<(TcpStream, TcpStream)> = (0..peers).map(|_| socket_pair()).collect();
-            let go = Arc::new(Barrier::new(peers + 1));
-            let mut readers = Vec::new();
-            let mut writers = Vec::new();
-            for (peer, host) in pairs {
-                readers.push(spawn_reader(peer, lines));
-                let go = Arc::clone(&go);
-                let made = Arc::clone(&made);
-                writers.push(thread::spawn(move || {
-                    go.wait();
-                    write_lines(host, &made)
-                }));
-            }
-            let start = Instant::now();
-            go.wait();
-            let time = last_read(readers, lines) - start;
-            for writer in writers {
-                drop(writer.join().expect("a writer"));
-            }
-            time
-        },
+        || writer_threads(peers, &made),
         || {
             let (peers, hosts): (Vec<TcpStream>, Vec<TcpStream>) =
                 (0..peers).map(|_| socket_pair()).unzip();
@@ -341,6 +299,32 @@ fn by_hand(counts: &Counts, peers: usize) -> Row {
         lines * peers,
         &rounds,
     )
+}
+
+/// The baseline of sending to several peers: one writer thread per peer through a `BufWriter`, all
+/// started at once; the time until every peer has read every line.
+fn writer_threads(peers: usize, made: &Arc<Lines>) -> Duration {
+    let lines = made.count();
+    let pairs: Vec<(TcpStream, TcpStream)> = (0..peers).map(|_| socket_pair()).collect();
+    let go = Arc::new(Barrier::new(peers + 1));
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for (peer, host) in pairs {
+        readers.push(spawn_reader(peer, lines));
+        let go = Arc::clone(&go);
+        let made = Arc::clone(made);
+        writers.push(thread::spawn(move || {
+            go.wait();
+            write_lines(host, &made)
+        }));
+    }
+    let start = Instant::now();
+    go.wait();
+    let time = last_read(readers, lines) - start;
+    for writer in writers {
+        drop(writer.join().expect("a writer"));
+    }
+    time
 }
 
 /// Round trips from a peer: writes a line, waits for it to come back whole.
