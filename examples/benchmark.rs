@@ -26,6 +26,10 @@
 //!   - host → 20 peers, 200 k lines broadcast, lines delivered per second until every peer has read
 //!     everything; baseline: 20 writer threads, each writing the lines to its own socket through a
 //!     `BufWriter`, read by the same 20 readers.
+//!   - after each of the two sending scenarios, a reference row: the design issue 8 prescribes,
+//!     written by hand with nothing else (a byte buffer under a mutex per peer, a writer thread
+//!     that swaps it out and writes it whole; `floor.rs`), against writer threads through a
+//!     `BufWriter`: what the design itself allows on this machine, to read the goal above it by.
 //!   - round trip peer → host → peer, 20 k in a row (in 10 short rounds), the host echoing with
 //!     `recv` and `send`; baseline: an echo thread (`read_until`, `write_all`). Median and p99.
 //! - `websocket`, for ws and wss (wss with the test certificates in `tests/data`):

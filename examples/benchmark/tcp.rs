@@ -74,18 +74,7 @@ fn send_to_one_peer(counts: &Counts) -> Row {
             drop(host);
             time
         },
-        || {
-            let remote = tcp_server(1, burst_options());
-            let peer = TcpStream::connect(remote.local_addr().expect("address")).expect("connect");
-            wait_connected(&remote, 1);
-            let reader = spawn_reader(peer, lines);
-            let start = Instant::now();
-            send_lines(&remote, &made);
-            let time = last_read(vec![reader], lines) - start;
-            check_delivered(&remote, lines);
-            remote.shutdown().expect("shutdown");
-            time
-        },
+        || remote_sending(1, &made),
     );
     throughput(
         &format!("host → 1 TCP peer, {lines} lines, send each"),
@@ -236,24 +225,7 @@ fn broadcast(counts: &Counts) -> Row {
     let rounds = in_turns(
         counts.rounds,
         || writer_threads(peers, &made),
-        || {
-            let remote = tcp_server(peers, burst_options());
-            let address = remote.local_addr().expect("address");
-            let readers: Vec<_> = (0..peers)
-                .map(|_| TcpStream::connect(address).expect("connect"))
-                .collect();
-            wait_connected(&remote, peers);
-            let readers = readers
-                .into_iter()
-                .map(|peer| spawn_reader(peer, lines))
-                .collect();
-            let start = Instant::now();
-            send_lines(&remote, &made);
-            let time = last_read(readers, lines) - start;
-            check_delivered(&remote, lines);
-            remote.shutdown().expect("shutdown");
-            time
-        },
+        || remote_sending(peers, &made),
     );
     throughput(
         &format!("host → {peers} TCP peers broadcast, {lines} lines, delivered"),
@@ -299,6 +271,28 @@ fn by_hand(counts: &Counts, peers: usize) -> Row {
         lines * peers,
         &rounds,
     )
+}
+
+/// This crate sending every line to `peers` TCP peers: the time until every peer has read every
+/// line.
+fn remote_sending(peers: usize, made: &Lines) -> Duration {
+    let lines = made.count();
+    let remote = tcp_server(peers, burst_options());
+    let address = remote.local_addr().expect("address");
+    let sockets: Vec<TcpStream> = (0..peers)
+        .map(|_| TcpStream::connect(address).expect("connect"))
+        .collect();
+    wait_connected(&remote, peers);
+    let readers = sockets
+        .into_iter()
+        .map(|peer| spawn_reader(peer, lines))
+        .collect();
+    let start = Instant::now();
+    send_lines(&remote, made);
+    let time = last_read(readers, lines) - start;
+    check_delivered(&remote, lines);
+    remote.shutdown().expect("shutdown");
+    time
 }
 
 /// The baseline of sending to several peers: one writer thread per peer through a `BufWriter`, all

@@ -106,12 +106,8 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 }
 
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let (line, bar) = message.line();
-    match bar {
-        // The line is `TYPE|ARGS` already: checked and copied whole.
-        Some(bar) if bar + 1 < line.len() => encode_message_line(line, bar, out),
-        _ => encode_message_parts(message.name(), message.args(), out),
-    }
+    let (line, _) = message.line();
+    write_message(message.name(), message.args(), Some(line), out)
 }
 
 /// [`encode`] for a message given as its type and arguments, with no [`Message`] made.
@@ -120,62 +116,53 @@ pub(crate) fn encode_message_parts(
     args: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    write_message(name, args, None, out)
+}
+
+/// Checks a message and appends its line. `line`, when at hand, is the message in one piece
+/// (`TYPE|ARGS`, or `TYPE`), copied whole. Each byte is looked at once, eight at a time: this runs
+/// for every message the host sends.
+fn write_message(
+    name: &str,
+    args: &str,
+    line: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     if name.is_empty() && args.is_empty() {
         return Err(EncodeError(
             "an empty message would arrive as nothing".to_owned(),
         ));
     }
-    if args.is_empty() {
-        check_message(name, name.len(), None)?;
-        out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + 1);
-        if misread(name, true) {
-            out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
-        }
-        push_line(name, out);
-        return Ok(());
-    }
-    check_message(name, name.len(), Some(args))?;
-    out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
-    if misread(name, false) {
-        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'|');
-    push_line(args, out);
-    Ok(())
-}
-
-/// [`encode`] for a message whose line `TYPE|ARGS` is at hand, its `|` at `bar` and its arguments
-/// not empty: one check of the whole line, one copy.
-fn encode_message_line(line: &str, bar: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let name = &line[..bar];
-    check_message(line, bar, None)?;
-    out.reserve(AV_MESSAGE_PREFIX.len() + line.len() + 1);
-    if misread(name, false) {
-        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
-    }
-    push_line(line, out);
-    Ok(())
-}
-
-/// Refuses a message whose `text` (its line, or its type when `args` come apart) holds a line end,
-/// or whose type (the first `name_length` bytes) holds a `|`. Each byte is looked at once, eight
-/// at a time: this runs for every message the host sends.
-fn check_message(text: &str, name_length: usize, args: Option<&str>) -> Result<(), EncodeError> {
-    let name = &text[..name_length];
-    let line_end = find_line_end(text.as_bytes()).is_some()
-        || args.is_some_and(|args| find_line_end(args.as_bytes()).is_some());
+    let has_line_end = |text: &str| find_line_end(text.as_bytes()).is_some();
+    let line_end = match line {
+        Some(line) => has_line_end(line),
+        None => has_line_end(name) || has_line_end(args),
+    };
     if line_end {
         return Err(EncodeError(format!(
             "{:?} contains a line end",
-            Message::new(name, args.unwrap_or(&text[name_length.min(text.len())..]))
+            Message::new(name, args)
         )));
     }
     if find_byte(name.as_bytes(), b'|').is_some() {
         return Err(EncodeError(format!(
             "{:?}: a message type cannot contain `|`, which separates it from the arguments",
-            Message::new(name, args.unwrap_or(""))
+            Message::new(name, args)
         )));
+    }
+    out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
+    if misread(name, args.is_empty()) {
+        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
+    }
+    match line {
+        // `T|` with no arguments goes as `T`, as the agent writes it back.
+        _ if args.is_empty() => push_line(name, out),
+        Some(line) => push_line(line, out),
+        None => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'|');
+            push_line(args, out);
+        }
     }
     Ok(())
 }

@@ -227,44 +227,15 @@ impl Remote {
             if !state.busy {
                 state.busy = true;
                 drop(state);
-                let mut busy = Busy {
-                    remote: self,
-                    done: false,
-                };
-                let received = match wait {
-                    Wait::Forever => self
-                        .inbound
-                        .recv()
-                        .map_err(|_| RecvTimeoutError::Disconnected),
-                    Wait::Until(deadline) => {
-                        self.inbound
-                            .recv_deadline(deadline)
-                            .map_err(|error| match error {
-                                crossbeam_channel::RecvTimeoutError::Timeout => {
-                                    RecvTimeoutError::Timeout
-                                }
-                                crossbeam_channel::RecvTimeoutError::Disconnected => {
-                                    RecvTimeoutError::Disconnected
-                                }
-                            })
-                    }
-                    Wait::Not => self.inbound.try_recv().map_err(|error| match error {
-                        crossbeam_channel::TryRecvError::Empty => RecvTimeoutError::Timeout,
-                        crossbeam_channel::TryRecvError::Disconnected => {
-                            RecvTimeoutError::Disconnected
-                        }
-                    }),
-                };
+                let busy = Busy(self);
                 let mut decoded = VecDeque::new();
-                let received = received.map(|delivery| {
+                let received = wait.receive(&self.inbound).map(|delivery| {
                     delivery.decode(|received| decoded.push_back(received.into_event()))
                 });
-                state = lock(&self.receiving);
-                state.pending.append(&mut decoded);
-                state.busy = false;
-                busy.done = true;
+                lock(&self.receiving).pending.append(&mut decoded);
                 drop(busy);
                 received?;
+                state = lock(&self.receiving);
                 continue;
             }
             state = match wait {
@@ -355,19 +326,34 @@ enum Wait {
     Not,
 }
 
-/// A thread's turn at receiving. The normal path ends it under the lock (`done`); should the thread
-/// unwind instead, dropping this ends it, so the threads waiting for it are not left waiting.
-struct Busy<'r> {
-    remote: &'r Remote,
-    done: bool,
+impl Wait {
+    /// The next delivery from `inbound`, waiting as this says.
+    fn receive(self, inbound: &Receiver<Inbound>) -> Result<Inbound, RecvTimeoutError> {
+        use crossbeam_channel::{RecvTimeoutError as Timed, TryRecvError as Tried};
+        match self {
+            Wait::Forever => inbound.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Wait::Until(deadline) => inbound
+                .recv_deadline(deadline)
+                .map_err(|error| match error {
+                    Timed::Timeout => RecvTimeoutError::Timeout,
+                    Timed::Disconnected => RecvTimeoutError::Disconnected,
+                }),
+            Wait::Not => inbound.try_recv().map_err(|error| match error {
+                Tried::Empty => RecvTimeoutError::Timeout,
+                Tried::Disconnected => RecvTimeoutError::Disconnected,
+            }),
+        }
+    }
 }
+
+/// A thread's turn at receiving: it ends when this is dropped, however the thread leaves, and the
+/// threads that waited for it are woken to take what it decoded.
+struct Busy<'r>(&'r Remote);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        if !self.done {
-            lock(&self.remote.receiving).busy = false;
-        }
-        self.remote.received.notify_all();
+        lock(&self.0.receiving).busy = false;
+        self.0.received.notify_all();
     }
 }
 

@@ -180,6 +180,11 @@ impl InputState {
     /// Ends the turn at `next`: moves on, through any discarded deliveries that come next.
     fn pass_turn(&mut self) {
         self.next += 1;
+        self.drain_discarded();
+    }
+
+    /// Decodes into nothing the discarded deliveries whose turn it is, one after another.
+    fn drain_discarded(&mut self) {
         while let Some(discarded) = self.discarded.remove(&self.next) {
             match discarded {
                 Discarded::Read(bytes) => self.decoder.decode(&bytes, |_| {}),
@@ -226,14 +231,12 @@ impl PeerInput {
     /// turn before it to finish.
     fn discard(&self, place: u64, discarded: Discarded) {
         let mut state = lock(&self.state);
-        if state.next != place {
-            state.discarded.insert(place, discarded);
-            return;
-        }
-        let mut turn = Turn { input: self, state };
-        match discarded {
-            Discarded::Read(bytes) => turn.state.decoder.decode(&bytes, |_| {}),
-            Discarded::End => turn.state.decoder.finish(|_| {}),
+        state.discarded.insert(place, discarded);
+        if state.next == place {
+            state.drain_discarded();
+            if state.waiting > 0 {
+                self.turn.notify_all();
+            }
         }
     }
 

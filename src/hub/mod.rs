@@ -38,14 +38,12 @@ pub(crate) use stats::Counters;
 pub(crate) use stop::StopSignal;
 pub(crate) use threads::ThreadSet;
 
-/// Messages kept while no peer is connected, and the drops since the last peer left.
+/// The connected peers, the messages kept while none is, and the drops since the last one left.
 #[derive(Default)]
 struct Table {
-    peers: Vec<Arc<PeerShared>>,
-    /// The same peers as one list that senders keep (see [`Hub::with_peers`]), made anew, and
-    /// `generation` counted up, whenever one comes or goes.
-    list: PeerList,
-    generation: u64,
+    /// Made anew whenever a peer comes or goes, so that senders can keep it (see
+    /// [`Hub::with_peers`]); `Hub::generation` counts the changes.
+    peers: PeerList,
     /// Messages kept while no peer is connected, oldest first, each as its wire bytes.
     backlog: VecDeque<(Payload, Vec<u8>)>,
     /// Messages dropped since the last peer left, for the one log line per outage.
@@ -81,7 +79,7 @@ pub(crate) struct Hub {
     pub counters: Arc<Counters>,
     /// Tells every hub apart, for the peer lists senders keep.
     id: u64,
-    /// `Table::generation`, to be read without the lock.
+    /// How many times the peer list changed; changed only under the table's lock.
     generation: AtomicU64,
     /// Sockets in a handshake, not yet a registered peer's, which shutting down must wake.
     handshaking: Mutex<Vec<(u64, TcpStream)>>,
@@ -200,8 +198,8 @@ impl Hub {
         for (payload, wire) in std::mem::take(&mut table.backlog) {
             peer.outbox.push_kept(&wire, payload);
         }
-        table.peers.push(Arc::clone(peer));
-        self.publish(&mut table);
+        table.peers = table.peers.iter().chain([peer]).cloned().collect();
+        self.generation.fetch_add(1, Ordering::Release);
         drop(table);
         // The host may have shut down while this peer was connecting; shutting down stops only the
         // peers registered when it looked, and it looked after raising the stop signal.
@@ -215,16 +213,16 @@ impl Hub {
     /// `stats` never misses it; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
     pub(crate) fn unregister(&self, id: PeerId) {
         let mut table = lock(&self.table);
-        let mut sent_alone = 0;
-        table.peers.retain(|peer| {
-            let stays = peer.id != id;
-            if !stays {
-                sent_alone += peer.outbox.take_sent_alone();
-            }
-            stays
-        });
-        Counters::add(&self.counters.sent, sent_alone);
-        self.publish(&mut table);
+        for leaving in table.peers.iter().filter(|peer| peer.id == id) {
+            Counters::add(&self.counters.sent, leaving.outbox.take_sent_alone());
+        }
+        table.peers = table
+            .peers
+            .iter()
+            .filter(|peer| peer.id != id)
+            .cloned()
+            .collect();
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Closes a leaving peer's outbox, so that nothing more is queued for it, and adds to the
@@ -232,13 +230,6 @@ impl Hub {
     pub(crate) fn close_outbox(&self, peer: &PeerShared) {
         peer.outbox.close();
         Counters::add(&self.counters.sent, peer.outbox.take_sent_alone());
-    }
-
-    /// Makes a changed peer table the list senders see.
-    fn publish(&self, table: &mut Table) {
-        table.list = table.peers.iter().cloned().collect();
-        table.generation += 1;
-        self.generation.store(table.generation, Ordering::Release);
     }
 
     /// Runs `send` with the peers connected now. The list this thread kept from its last send
@@ -254,8 +245,8 @@ impl Hub {
                 let table = lock(&self.table);
                 *kept = Some(KeptList {
                     hub: self.id,
-                    generation: table.generation,
-                    peers: Arc::clone(&table.list),
+                    generation: self.generation.load(Ordering::Acquire),
+                    peers: Arc::clone(&table.peers),
                 });
             }
             let peers = &kept.as_ref().expect("kept above").peers;
@@ -265,7 +256,7 @@ impl Hub {
 
     /// The peers connected now.
     pub(crate) fn peers(&self) -> Vec<Arc<PeerShared>> {
-        lock(&self.table).peers.clone()
+        lock(&self.table).peers.to_vec()
     }
 
     /// Queues the message `encode` writes for every peer, or for the backlog when none is
@@ -288,15 +279,9 @@ impl Hub {
                 let mut scratch = scratch.borrow_mut();
                 scratch.clear();
                 encode(&mut scratch)?;
-                let queued = peers
-                    .iter()
-                    .filter(|peer| self.push(peer, &scratch, payload))
-                    .count();
+                let queued = self.push_to_each(peers, &scratch, payload);
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
-                }
-                if queued > 0 {
-                    Counters::add(&self.counters.sent, 1);
                 }
                 Ok(Ok(queued))
             }),
@@ -323,15 +308,7 @@ impl Hub {
             self.keep_or_drop(&mut table, payload, wire);
             return Ok(0);
         }
-        let queued = table
-            .peers
-            .iter()
-            .filter(|peer| self.push(peer, &wire, payload))
-            .count();
-        if queued > 0 {
-            Counters::add(&self.counters.sent, 1);
-        }
-        Ok(queued)
+        Ok(self.push_to_each(&table.peers, &wire, payload))
     }
 
     /// Queues the message `encode` writes for one peer.
@@ -346,19 +323,26 @@ impl Hub {
                 return Ok(SentTo::NoSuchPeer);
             };
             let pushed = peer.outbox.push_with(payload, true, encode)?;
-            Ok(if self.account(peer, pushed) {
-                SentTo::Queued
-            } else if let Pushed::Full { .. } = pushed {
-                SentTo::Dropped(DropCause::PeerTooSlow)
-            } else {
-                SentTo::Dropped(DropCause::PeerLeaving)
+            self.account(peer, pushed);
+            Ok(match pushed {
+                Pushed::Queued => SentTo::Queued,
+                Pushed::Full { .. } => SentTo::Dropped(DropCause::PeerTooSlow),
+                Pushed::Closed => SentTo::Dropped(DropCause::PeerLeaving),
             })
         })
     }
 
-    fn push(&self, peer: &PeerShared, wire: &[u8], payload: Payload) -> bool {
-        let pushed = peer.outbox.push_encoded(wire, payload);
-        self.account(peer, pushed)
+    /// Queues a copy of one encoded message for each of `peers`, counting it as sent once if any
+    /// took it; returns how many did.
+    fn push_to_each(&self, peers: &[Arc<PeerShared>], wire: &[u8], payload: Payload) -> usize {
+        let queued = peers
+            .iter()
+            .filter(|peer| self.account(peer, peer.outbox.push_encoded(wire, payload)))
+            .count();
+        if queued > 0 {
+            Counters::add(&self.counters.sent, 1);
+        }
+        queued
     }
 
     /// Counts a push that was refused; a full outbox means the peer is too slow for this

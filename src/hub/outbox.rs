@@ -7,7 +7,7 @@
 //! buffer is bounded in bytes: a push that would pass the bound is refused, and the caller decides
 //! what that means for the peer.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -94,38 +94,46 @@ impl Outbox {
 
     /// Appends one message already encoded.
     pub(crate) fn push_encoded(&self, encoded: &[u8], payload: Payload) -> Pushed {
-        self.push_with(payload, false, |bytes| {
-            bytes.extend_from_slice(encoded);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap_or_else(|never| match never {})
+        self.push_copy(encoded, payload, true, false)
     }
 
     /// Appends one message kept while no peer was connected, whatever the bound (the backlog is
     /// bounded by its own limit, and a new peer must not be judged slow before it could read), and
     /// counts it as sent to this peer.
     pub(crate) fn push_kept(&self, encoded: &[u8], payload: Payload) -> Pushed {
-        self.push_unless(false, payload, true, |bytes| {
+        self.push_copy(encoded, payload, false, true)
+    }
+
+    fn push_copy(
+        &self,
+        encoded: &[u8],
+        payload: Payload,
+        bounded: bool,
+        sent_alone: bool,
+    ) -> Pushed {
+        let copy = |bytes: &mut Vec<u8>| {
             bytes.extend_from_slice(encoded);
             Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap_or_else(|never| match never {})
+        };
+        self.push_message(bounded, payload, sent_alone, copy)
+            .unwrap_or_else(|never| match never {})
     }
 
     /// Appends one message that `encode` writes straight into the buffer; `payload` says whether
-    /// it is known to be text, for a WebSocket frame. If `encode` fails, the buffer is left as it
+    /// it is known to be text, for a WebSocket frame, and `sent_alone` whether to count it, once
+    /// queued, as sent (it goes to this peer only). If `encode` fails, the buffer is left as it
     /// was and the error returned.
-    /// `sent_alone`: count the message, once queued, as sent (it goes to this peer only).
     pub(crate) fn push_with<E>(
         &self,
         payload: Payload,
         sent_alone: bool,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<Pushed, E> {
-        self.push_unless(true, payload, sent_alone, encode)
+        self.push_message(true, payload, sent_alone, encode)
     }
 
-    fn push_unless<E>(
+    /// [`push_with`](Self::push_with), refused past the bound only if `bounded`.
+    fn push_message<E>(
         &self,
         bounded: bool,
         payload: Payload,
@@ -157,12 +165,17 @@ impl Outbox {
         }
         state.messages += 1;
         state.sent_alone += u64::from(sent_alone);
-        let wake = std::mem::take(&mut state.writer_waiting);
-        drop(guard);
-        if wake {
+        self.ring_if_waiting(guard);
+        Ok(Pushed::Queued)
+    }
+
+    /// Releases the lock, and rings the doorbell if the writer waits for it.
+    fn ring_if_waiting(&self, mut state: MutexGuard<'_, State>) {
+        let waiting = std::mem::take(&mut state.writer_waiting);
+        drop(state);
+        if waiting {
             let _ = self.doorbell.try_send(());
         }
-        Ok(Pushed::Queued)
     }
 
     /// Swaps everything queued into `into` (which the writer passes in empty). When nothing is
@@ -190,11 +203,7 @@ impl Outbox {
     pub(crate) fn wake(&self) {
         let mut state = lock(&self.state);
         state.wake_requested = true;
-        let wake = std::mem::take(&mut state.writer_waiting);
-        drop(state);
-        if wake {
-            let _ = self.doorbell.try_send(());
-        }
+        self.ring_if_waiting(state);
     }
 
     /// Appends bytes that are already in the outbox's layout and are not a message of the host's
@@ -229,11 +238,7 @@ impl Outbox {
             return Pushed::Full { queued_bytes };
         }
         state.closed |= last;
-        let wake = std::mem::take(&mut state.writer_waiting);
-        drop(guard);
-        if wake {
-            let _ = self.doorbell.try_send(());
-        }
+        self.ring_if_waiting(guard);
         Pushed::Queued
     }
 
@@ -246,11 +251,7 @@ impl Outbox {
     pub(crate) fn close(&self) {
         let mut state = lock(&self.state);
         state.closed = true;
-        let wake = std::mem::take(&mut state.writer_waiting);
-        drop(state);
-        if wake {
-            let _ = self.doorbell.try_send(());
-        }
+        self.ring_if_waiting(state);
     }
 
     /// Throws away what is queued (the peer is gone); returns how many messages that was.

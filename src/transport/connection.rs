@@ -15,7 +15,7 @@ use std::thread;
 use crossbeam_channel::Receiver;
 
 use crate::hub::fault::{self, FaultPoint};
-use crate::hub::{Counters, Outbox};
+use crate::hub::Outbox;
 use crate::hub::{DisconnectReason, Framing, Hub, PeerId, PeerShared, Transport};
 use crate::transport::session::Session;
 
@@ -220,7 +220,7 @@ fn start_writer<P: Protocol>(
             let _alive = alive;
             let guard = WriterGuard(&shared);
             fault::check(&hub.options, FaultPoint::Writer);
-            write(&shared, socket, &doorbell, &*protocol, &hub.counters);
+            write(&hub, &shared, socket, &doorbell, &*protocol);
             drop(guard);
         })?;
     Ok((writer, ended))
@@ -242,11 +242,11 @@ impl Drop for WriterGuard<'_> {
 /// Writes what the host queues until the outbox closes (after sending what is left, and the
 /// protocol's goodbye) or a write fails.
 fn write<P: Protocol>(
+    hub: &Hub,
     shared: &PeerShared,
     mut socket: TcpStream,
     doorbell: &Receiver<()>,
     protocol: &P,
-    counters: &Counters,
 ) {
     let mut taken = Vec::new();
     let mut scratch = Vec::new();
@@ -273,7 +273,7 @@ fn write<P: Protocol>(
                 .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
         });
         if let Err(reason) = written {
-            Counters::add(&counters.dropped_at_disconnect, batch.messages);
+            hub.note_discarded(batch.messages);
             shared.close(reason);
             return;
         }
