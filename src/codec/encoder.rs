@@ -5,7 +5,9 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::decoder::{find_byte, find_line_end, reads_as_audio, starts_audio_chunk};
+use crate::codec::decoder::{
+    find_line_end, is_clean_message_line, reads_as_audio, starts_audio_chunk,
+};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
@@ -41,31 +43,21 @@ pub const MAX_AUDIO_CHUNK_LENGTH: usize = 9999;
 /// assert_eq!(wire, b"MESSAGE|aaa|bbb\nTIMER_EVENT\n");
 /// assert!(encode(&Item::Message(Message::new("A", "two\nlines")), &mut wire).is_err());
 /// ```
+#[inline]
 pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match item {
         Item::Message(message) => encode_message(message, out),
+        // Kept out of line: messages are what a host sends most, and this path stays short.
+        other => encode_not_message(other, out),
+    }
+}
+
+#[inline(never)]
+fn encode_not_message(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match item {
+        Item::Message(message) => encode_message(message, out),
         Item::Avatar { line, command } => encode_avatar(line, command, out),
-        Item::AudioChunk(bytes) => {
-            if bytes.len() > MAX_AUDIO_CHUNK_LENGTH {
-                return Err(EncodeError(format!(
-                    "an audio chunk of {} bytes is longer than the {MAX_AUDIO_CHUNK_LENGTH} a header can announce",
-                    bytes.len()
-                )));
-            }
-            let length = bytes.len();
-            out.extend_from_slice(b"SND");
-            out.extend(
-                [
-                    length / 1000,
-                    length / 100 % 10,
-                    length / 10 % 10,
-                    length % 10,
-                ]
-                .map(|digit| b'0' + digit as u8),
-            );
-            out.extend_from_slice(bytes);
-            Ok(())
-        }
+        Item::AudioChunk(bytes) => encode_audio_chunk(bytes, out),
         Item::AudioControl(control) => {
             push_line(control.name(), out);
             Ok(())
@@ -76,6 +68,31 @@ pub fn encode(item: &Item<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         }
     }
 }
+
+fn encode_audio_chunk(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    if bytes.len() > MAX_AUDIO_CHUNK_LENGTH {
+        return Err(EncodeError(format!(
+            "an audio chunk of {} bytes is longer than the {MAX_AUDIO_CHUNK_LENGTH} a header can announce",
+            bytes.len()
+        )));
+    }
+    let length = bytes.len();
+    out.reserve(SND_HEADER.len() + 4 + length);
+    out.extend_from_slice(SND_HEADER);
+    out.extend(
+        [
+            length / 1000,
+            length / 100 % 10,
+            length / 10 % 10,
+            length % 10,
+        ]
+        .map(|digit| b'0' + digit as u8),
+    );
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+const SND_HEADER: &[u8] = b"SND";
 
 /// Appends one line as it is, and a line end: for relaying what a person typed, which the receiver
 /// then decodes (so `__AV_START` arrives as an avatar command and `SNDBRKS` as an audio control).
@@ -105,9 +122,18 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     Ok(())
 }
 
+#[inline(always)]
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let (line, _) = message.line();
-    write_message(message.name(), message.args(), Some(line), out)
+    let (line, bar) = message.line();
+    let line = line.as_bytes();
+    let name_length = bar.unwrap_or(line.len());
+    if !is_clean_message_line(line, name_length) {
+        return Err(refused_message(line, bar));
+    }
+    // `T|` with no arguments goes as `T`, as the agent writes it back.
+    let no_args = line.len() <= name_length + 1;
+    let wire = if no_args { &line[..name_length] } else { line };
+    write_message(wire, name_length, no_args, out)
 }
 
 /// [`encode`] for a message given as its type and arguments, with no [`Message`] made.
@@ -116,67 +142,79 @@ pub(crate) fn encode_message_parts(
     args: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    write_message(name, args, None, out)
-}
-
-/// Checks a message and appends its line. `line`, when at hand, is the message in one piece
-/// (`TYPE|ARGS`, or `TYPE`), copied whole. Each byte is looked at once, eight at a time: this runs
-/// for every message the host sends.
-fn write_message(
-    name: &str,
-    args: &str,
-    line: Option<&str>,
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
-    if name.is_empty() && args.is_empty() {
-        return Err(EncodeError(
-            "an empty message would arrive as nothing".to_owned(),
-        ));
+    let (name, args) = (name.as_bytes(), args.as_bytes());
+    if !is_clean_message_line(name, name.len()) || !is_clean_message_line(args, 0) {
+        let line = [name, args].join(&b'|');
+        return Err(refused_message(&line, Some(name.len())));
     }
-    let has_line_end = |text: &str| find_line_end(text.as_bytes()).is_some();
-    let line_end = match line {
-        Some(line) => has_line_end(line),
-        None => has_line_end(name) || has_line_end(args),
-    };
-    if line_end {
-        return Err(EncodeError(format!(
-            "{:?} contains a line end",
-            Message::new(name, args)
-        )));
+    if args.is_empty() {
+        return write_message(name, name.len(), true, out);
     }
-    if find_byte(name.as_bytes(), b'|').is_some() {
-        return Err(EncodeError(format!(
-            "{:?}: a message type cannot contain `|`, which separates it from the arguments",
-            Message::new(name, args)
-        )));
-    }
-    out.reserve(AV_MESSAGE_PREFIX.len() + name.len() + args.len() + 2);
-    if misread(name, args.is_empty()) {
+    out.reserve(name.len() + args.len() + 2);
+    if misread(name, false) {
         out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
     }
-    match line {
-        // `T|` with no arguments goes as `T`, as the agent writes it back.
-        _ if args.is_empty() => push_line(name, out),
-        Some(line) => push_line(line, out),
-        None => {
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'|');
-            push_line(args, out);
-        }
-    }
+    out.extend_from_slice(name);
+    out.push(b'|');
+    push_line(args, out);
     Ok(())
+}
+
+/// Appends a checked message's line: `TYPE|ARGS`, or `TYPE` when there are no arguments, wrapped
+/// if it would be misread on arrival.
+#[inline(always)]
+fn write_message(
+    wire: &[u8],
+    name_length: usize,
+    no_args: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    if name_length == 0 && no_args {
+        return Err(refused_message(wire, None));
+    }
+    if misread(&wire[..name_length], no_args) {
+        out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
+    }
+    push_line(wire, out);
+    Ok(())
+}
+
+/// Why a message cannot be sent: its line (`TYPE|ARGS`, the `|` at `bar`) holds a line end, its
+/// type a `|`, or it is empty. Built out of line: the check runs for every message, this rarely.
+#[cold]
+#[inline(never)]
+fn refused_message(line: &[u8], bar: Option<usize>) -> EncodeError {
+    let line = String::from_utf8_lossy(line);
+    let (name, args) = match bar {
+        Some(bar) => (&line[..bar], &line[bar + 1..]),
+        None => (&line[..], ""),
+    };
+    let message = Message::new(name, args);
+    EncodeError(if name.is_empty() && args.is_empty() {
+        "an empty message would arrive as nothing".to_owned()
+    } else if line.contains(['\r', '\n']) {
+        format!("{message:?} contains a line end")
+    } else {
+        format!(
+            "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
+        )
+    })
 }
 
 /// Whether a message of type `name` would be read as something else on arrival (an avatar command,
 /// audio, the relay's notice) and so goes wrapped as `__AV_MESSAGE,...`.
-fn misread(name: &str, no_args: bool) -> bool {
-    match name.as_bytes().first() {
-        Some(b'_') => {
-            name.starts_with(AVATAR_PREFIX) || (no_args && name == PEER_DISCONNECTED_LINE)
-        }
-        Some(b'S') => reads_as_audio(name.as_bytes()),
+#[inline(always)]
+fn misread(name: &[u8], no_args: bool) -> bool {
+    match name.first() {
+        Some(b'_') => misread_underscore(name, no_args),
+        Some(b'S') => reads_as_audio(name),
         _ => false,
     }
+}
+
+fn misread_underscore(name: &[u8], no_args: bool) -> bool {
+    name.starts_with(AVATAR_PREFIX.as_bytes())
+        || (no_args && name == PEER_DISCONNECTED_LINE.as_bytes())
 }
 
 fn encode_avatar(
@@ -197,8 +235,11 @@ fn encode_avatar(
     Ok(())
 }
 
-fn push_line(line: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(line.as_bytes());
+#[inline(always)]
+fn push_line(line: impl AsRef<[u8]>, out: &mut Vec<u8>) {
+    let line = line.as_ref();
+    out.reserve(line.len() + 1);
+    out.extend_from_slice(line);
     out.push(b'\n');
 }
 

@@ -236,6 +236,7 @@ impl Hub {
     /// serves while no peer has come or gone since, which one atomic load tells; otherwise it is
     /// fetched anew under the table's lock. A peer that is just leaving may still be in it: its
     /// outbox then refuses, and the refusal is counted.
+    #[inline]
     fn with_peers<R>(&self, send: impl FnOnce(&[Arc<PeerShared>]) -> R) -> R {
         KEPT_LIST.with(|kept| {
             let mut kept = kept.borrow_mut();
@@ -262,6 +263,7 @@ impl Hub {
     /// Queues the message `encode` writes for every peer, or for the backlog when none is
     /// connected. Returns how many peers it was queued for. One peer gets it encoded straight into
     /// its outbox; several get copies of one encoding.
+    #[inline]
     pub(crate) fn send_to_all<E>(
         &self,
         payload: Payload,

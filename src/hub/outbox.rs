@@ -123,6 +123,7 @@ impl Outbox {
     /// it is known to be text, for a WebSocket frame, and `sent_alone` whether to count it, once
     /// queued, as sent (it goes to this peer only). If `encode` fails, the buffer is left as it
     /// was and the error returned.
+    #[inline]
     pub(crate) fn push_with<E>(
         &self,
         payload: Payload,
@@ -133,6 +134,7 @@ impl Outbox {
     }
 
     /// [`push_with`](Self::push_with), refused past the bound only if `bounded`.
+    #[inline]
     fn push_message<E>(
         &self,
         bounded: bool,
