@@ -506,9 +506,10 @@ pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
 #[inline]
 pub(crate) fn is_clean_message_line(line: &[u8], name_length: usize) -> bool {
     let Some(last) = line.len().checked_sub(8) else {
-        return !line.iter().enumerate().any(|(at, &byte)| {
-            is_line_end(byte) || (byte == b'|' && at < name_length)
-        });
+        return !line
+            .iter()
+            .enumerate()
+            .any(|(at, &byte)| is_line_end(byte) || (byte == b'|' && at < name_length));
     };
     // Marks below `name_length` in a word read from `at`. A byte above a true match may be
     // marked too (see `zero_bytes`), but never one below the first: a mark kept here always has
@@ -820,7 +821,9 @@ mod tests {
         // the word-at-a-time answer must equal the plain byte-by-byte one.
         for length in 0..40 {
             for position in 0..length {
-                for odd in [b'\n', b'\r', b'|', 0x7b, 0x7d, 0xfc, 0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x00] {
+                for odd in [
+                    b'\n', b'\r', b'|', 0x7b, 0x7d, 0xfc, 0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x00,
+                ] {
                     let mut line = vec![b'a'; length];
                     line[position] = odd;
                     if position + 3 < length {
@@ -843,5 +846,4 @@ mod tests {
         assert!(!is_clean_message_line(b"MSG_0000|000000", 9));
         assert!(!is_clean_message_line(b"MSG_0000|00000\n", 8));
     }
-
 }

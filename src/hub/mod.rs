@@ -19,7 +19,7 @@ mod threads;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_channel::{select, Sender, TrySendError};
@@ -32,6 +32,7 @@ pub use options::HostOptions;
 pub use stats::{DropCause, Stats};
 
 pub(crate) use inbound::PeerStream;
+use outbox::{Broadcast, OutboundLog};
 pub(crate) use outbox::{Framing, Outbox, Pushed};
 pub(crate) use peer::PeerShared;
 pub(crate) use stats::Counters;
@@ -77,6 +78,11 @@ pub(crate) struct Hub {
     next_peer: AtomicU64,
     pub threads: ThreadSet,
     pub counters: Arc<Counters>,
+    /// The outbound logs, one per [`Framing`], in [`Framing::ALL`]'s order.
+    logs: [Arc<OutboundLog>; 3],
+    /// The logs the registered peers read from, one bit each; changed only under the table's
+    /// lock, read without it by every send.
+    logs_in_use: AtomicU8,
     /// Tells every hub apart, for the peer lists senders keep.
     id: u64,
     /// How many times the peer list changed; changed only under the table's lock.
@@ -126,6 +132,9 @@ impl Hub {
             next_peer: AtomicU64::new(1),
             threads: ThreadSet::default(),
             counters: Arc::default(),
+            logs: Framing::ALL
+                .map(|framing| OutboundLog::new(options.outbound_queue_bytes, framing)),
+            logs_in_use: AtomicU8::new(0),
             handshaking: Mutex::default(),
             next_watch: AtomicU64::new(0),
             id: HUBS.fetch_add(1, Ordering::Relaxed),
@@ -179,9 +188,10 @@ impl Hub {
         PeerStream::new(id, max_line_length, Arc::clone(&self.counters))
     }
 
-    /// A new, empty outbox for a peer, and the doorbell its writer waits on.
+    /// A new, empty outbox for a peer, and the doorbell its writer waits on. It takes broadcasts
+    /// once the peer is registered.
     pub(crate) fn outbox(&self, framing: Framing) -> (Outbox, crossbeam_channel::Receiver<()>) {
-        Outbox::new(self.options.outbound_queue_bytes, framing)
+        self.logs[framing.index()].reader()
     }
 
     /// Adds a connected peer. Messages kept while no one was connected go to it first, in order. A
@@ -195,10 +205,12 @@ impl Hub {
             );
             table.dropped_in_outage = 0;
         }
-        for (payload, wire) in std::mem::take(&mut table.backlog) {
-            peer.outbox.push_kept(&wire, payload);
-        }
+        let kept = std::mem::take(&mut table.backlog);
+        peer.outbox
+            .register(kept.iter().map(|(payload, wire)| (*payload, &wire[..])));
         table.peers = table.peers.iter().chain([peer]).cloned().collect();
+        self.logs_in_use
+            .store(logs_of(&table.peers), Ordering::Release);
         self.generation.fetch_add(1, Ordering::Release);
         drop(table);
         // The host may have shut down while this peer was connecting; shutting down stops only the
@@ -209,27 +221,23 @@ impl Hub {
         }
     }
 
-    /// Removes a peer, adding what it was sent alone to the total in the same step, so that
-    /// `stats` never misses it; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
+    /// Removes a peer; its outbox is closed next (see [`close_outbox`](Self::close_outbox)).
     pub(crate) fn unregister(&self, id: PeerId) {
         let mut table = lock(&self.table);
-        for leaving in table.peers.iter().filter(|peer| peer.id == id) {
-            Counters::add(&self.counters.sent, leaving.outbox.take_sent_alone());
-        }
         table.peers = table
             .peers
             .iter()
             .filter(|peer| peer.id != id)
             .cloned()
             .collect();
+        self.logs_in_use
+            .store(logs_of(&table.peers), Ordering::Release);
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Closes a leaving peer's outbox, so that nothing more is queued for it, and adds to the
-    /// total what a thread with an older peer list queued for it since it was unregistered.
+    /// Closes a leaving peer's outbox, so that nothing more is queued for it.
     pub(crate) fn close_outbox(&self, peer: &PeerShared) {
         peer.outbox.close();
-        Counters::add(&self.counters.sent, peer.outbox.take_sent_alone());
     }
 
     /// Runs `send` with the peers connected now. The list this thread kept from its last send
@@ -250,8 +258,7 @@ impl Hub {
                     peers: Arc::clone(&table.peers),
                 });
             }
-            let peers = &kept.as_ref().expect("kept above").peers;
-            send(peers)
+            send(&kept.as_ref().expect("kept above").peers)
         })
     }
 
@@ -261,56 +268,108 @@ impl Hub {
     }
 
     /// Queues the message `encode` writes for every peer, or for the backlog when none is
-    /// connected. Returns how many peers it was queued for. One peer gets it encoded straight into
-    /// its outbox; several get copies of one encoding.
+    /// connected. Returns how many peers it was queued for. Peers reading one log (the usual
+    /// case: every peer of one kind) get it encoded straight into that log, once; peers reading
+    /// several logs get copies of one encoding, one per log.
     #[inline]
     pub(crate) fn send_to_all<E>(
         &self,
         payload: Payload,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<usize, E> {
-        let queued = self.with_peers(|peers| match peers {
-            [] => Ok(Err(encode)),
-            // Counted as sent in the peer's outbox, under the lock this takes anyway: an atomic
-            // counter here would wait for the bytes just written to leave this core's buffers.
-            [peer] => {
-                let pushed = peer.outbox.push_with(payload, true, encode)?;
-                Ok(Ok(usize::from(self.account(peer, pushed))))
+        // The log is found without the peer list: one load says which logs peers read.
+        let logs = self.logs_in_use.load(Ordering::Acquire);
+        let queued = if logs.count_ones() == 1 {
+            // Counted as sent in the log, under the lock this takes anyway: an atomic counter
+            // here would wait for the bytes just written to leave this core's buffers.
+            let log = &self.logs[logs.trailing_zeros() as usize];
+            match log.broadcast(payload, true, encode)? {
+                Broadcast::Queued {
+                    peers: queued,
+                    refused,
+                } => {
+                    if !refused.is_empty() {
+                        self.refuse(&self.peers(), log, &refused);
+                    }
+                    Ok(queued)
+                }
+                Broadcast::NoReader(encode) => Err(encode),
             }
-            peers => SCRATCH.with(|scratch| {
+        } else {
+            Err(encode)
+        };
+        match queued {
+            Ok(queued) => Ok(queued),
+            // No peer or several kinds, as this thread saw it: `encode` comes back unused.
+            Err(encode) => SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 scratch.clear();
                 encode(&mut scratch)?;
-                let queued = self.push_to_each(peers, &scratch, payload);
+                let queued = self.send_encoded(payload, &scratch);
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
                 }
-                Ok(Ok(queued))
+                Ok(queued)
             }),
-        })?;
-        match queued {
-            Ok(queued) => Ok(queued),
-            // No peer, as this thread saw it: `encode` comes back unused.
-            Err(encode) => self.keep_for_a_peer(payload, encode),
         }
     }
 
-    /// With no peer connected (as this thread last saw it): keeps the message for the next peer,
-    /// or drops it and counts the drop. A peer that registered meanwhile gets it instead. Returns
-    /// how many peers it was queued for.
-    fn keep_for_a_peer<E>(
-        &self,
-        payload: Payload,
-        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<usize, E> {
-        let mut wire = Vec::new();
-        encode(&mut wire)?;
-        let mut table = lock(&self.table);
-        if table.peers.is_empty() {
-            self.keep_or_drop(&mut table, payload, wire);
-            return Ok(0);
+    /// Queues an encoded message for every peer, once per log they read; with no peer
+    /// connected, keeps it for the next peer or drops it and counts the drop. Returns how many
+    /// peers it was queued for.
+    fn send_encoded(&self, payload: Payload, wire: &[u8]) -> usize {
+        let peers = {
+            let mut table = lock(&self.table);
+            if table.peers.is_empty() {
+                self.keep_or_drop(&mut table, payload, wire.to_vec());
+                return 0;
+            }
+            Arc::clone(&table.peers)
+        };
+        let mut queued = 0;
+        let mut refused_any = false;
+        for (index, log) in self.logs.iter().enumerate() {
+            if logs_of(&peers) & (1 << index) == 0 {
+                continue;
+            }
+            let copy = |bytes: &mut Vec<u8>| {
+                bytes.extend_from_slice(wire);
+                Ok::<(), std::convert::Infallible>(())
+            };
+            let Ok(broadcast) = log.broadcast(payload, false, copy);
+            if let Broadcast::Queued { peers: to, refused } = broadcast {
+                queued += to;
+                refused_any |= !refused.is_empty();
+                self.refuse(&peers, log, &refused);
+            }
         }
-        Ok(self.push_to_each(&table.peers, &wire, payload))
+        if queued > 0 {
+            Counters::add(&self.counters.sent, 1);
+        } else if !refused_any {
+            // Every peer left in the meantime.
+            self.keep_or_drop(&mut lock(&self.table), payload, wire.to_vec());
+        }
+        queued
+    }
+
+    /// Counts and disconnects the peers a broadcast refused, being too far behind.
+    fn refuse(&self, peers: &[Arc<PeerShared>], log: &Arc<OutboundLog>, refused: &[(u64, usize)]) {
+        for &(key, queued_bytes) in refused {
+            let reads = |peer: &&Arc<PeerShared>| {
+                Arc::ptr_eq(peer.outbox.log(), log) && peer.outbox.key() == key
+            };
+            let found = peers.iter().find(reads).cloned();
+            // A peer registered since this thread's list was made is in the table.
+            let found = found.or_else(|| lock(&self.table).peers.iter().find(reads).cloned());
+            match found {
+                Some(peer) => {
+                    self.account(&peer, Pushed::Full { queued_bytes });
+                }
+                None => {
+                    Counters::add(&self.counters.dropped_peer_too_slow, 1);
+                }
+            }
+        }
     }
 
     /// Queues the message `encode` writes for one peer.
@@ -332,19 +391,6 @@ impl Hub {
                 Pushed::Closed => SentTo::Dropped(DropCause::PeerLeaving),
             })
         })
-    }
-
-    /// Queues a copy of one encoded message for each of `peers`, counting it as sent once if any
-    /// took it; returns how many did.
-    fn push_to_each(&self, peers: &[Arc<PeerShared>], wire: &[u8], payload: Payload) -> usize {
-        let queued = peers
-            .iter()
-            .filter(|peer| self.account(peer, peer.outbox.push_encoded(wire, payload)))
-            .count();
-        if queued > 0 {
-            Counters::add(&self.counters.sent, 1);
-        }
-        queued
     }
 
     /// Counts a push that was refused; a full outbox means the peer is too slow for this
@@ -415,13 +461,17 @@ impl Hub {
         let mut stats = self
             .counters
             .snapshot(table.peers.len(), table.backlog.len());
-        stats.sent += table
-            .peers
-            .iter()
-            .map(|peer| peer.outbox.sent_alone())
-            .sum::<u64>();
+        drop(table);
+        stats.sent += self.logs.iter().map(|log| log.sent()).sum::<u64>();
         stats
     }
+}
+
+/// The logs `peers` read from, one bit per [`Framing::index`].
+fn logs_of(peers: &[Arc<PeerShared>]) -> u8 {
+    peers.iter().fold(0, |logs, peer| {
+        logs | 1 << peer.outbox.log().framing().index()
+    })
 }
 
 /// Locks a mutex, going on with the data if a thread panicked while holding it: every structure

@@ -6,8 +6,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HostOptions {
-    /// Bytes that may wait in one peer's outbound queue; a peer whose queue would pass this is
-    /// disconnected as too slow. Default 4 MiB.
+    /// Bytes that may wait for one peer; a peer that would have more waiting is disconnected as
+    /// too slow. Peers of one kind share one outbound log, and this bounds how far behind its end
+    /// a peer may lag: the bytes counted are those stored after its position, which include a
+    /// 24-byte header per run of messages (one per burst) and the rare records for other peers
+    /// (a message sent to one peer alone, a WebSocket pong). Default 4 MiB.
     pub outbound_queue_bytes: usize,
     /// Deliveries that may wait for the host: each is one read from one peer or one connection
     /// event. A TCP read is at most 32 KiB, so at most this many times 32 KiB wait; a WebSocket
