@@ -6,5 +6,7 @@
 //! imports it.
 
 mod recorder;
+#[allow(dead_code)] // its caller, the WAV reader, comes next
+mod resample;
 
 pub use recorder::{AudioRecorder, SavedSegment, SAMPLE_RATE};
