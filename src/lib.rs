@@ -209,7 +209,7 @@ mod host;
 mod hub;
 mod transport;
 
-pub use audio::{AudioRecorder, SavedSegment, SAMPLE_RATE};
+pub use audio::{AudioRecorder, SampleEncoding, SavedSegment, WavAudio, WavFormat, SAMPLE_RATE};
 pub use codec::{
     encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, EncodeError, Item,
     LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
@@ -220,7 +220,7 @@ pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS,
     DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };
-pub use error::{Error, Origin, SettingError};
+pub use error::{Error, Origin, SettingError, WavError, WavProblem};
 pub use host::{Events, RecvError, RecvTimeoutError, Remote, TryRecvError};
 pub use hub::{
     DisconnectReason, DropCause, Event, HostOptions, Inbound, PeerId, PeerInfo, Received, Stats,
