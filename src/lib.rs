@@ -209,7 +209,11 @@ mod host;
 mod hub;
 mod transport;
 
-pub use audio::{AudioRecorder, SampleEncoding, SavedSegment, WavAudio, WavFormat, SAMPLE_RATE};
+pub use audio::{
+    AudioProgress, AudioRecorder, AudioStream, AudioStreamHandle, AudioStreamOptions,
+    AudioStreamState, AudioTarget, SampleEncoding, SavedSegment, WavAudio, WavFormat,
+    DEFAULT_AUDIO_CHUNK_BYTES, DEFAULT_AUDIO_LEAD, MAX_AUDIO_CHUNK_BYTES, SAMPLE_RATE,
+};
 pub use codec::{
     encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, EncodeError, Item,
     LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
