@@ -71,6 +71,11 @@ pub enum Error {
     Unsupported(String),
     /// TLS could not be set up (a certificate or key that cannot be used).
     Tls(String),
+    /// A WAV file cannot be read as audio: which file, and what is wrong with it.
+    Wav(Box<WavError>),
+    /// Audio, or options for sending it, that cannot be used (a chunk size over 4,096 bytes, a
+    /// sample rate of 0); what is wrong.
+    InvalidAudio(String),
 }
 
 /// A setting that cannot be used: where it was written, what it says, and what is wrong with it.
@@ -111,6 +116,8 @@ impl fmt::Display for Error {
             Error::ThreadPanicked(names) => write!(f, "library threads panicked: {names}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
             Error::Tls(what) => write!(f, "TLS: {what}"),
+            Error::Wav(wav) => wav.fmt(f),
+            Error::InvalidAudio(what) => write!(f, "invalid audio: {what}"),
         }
     }
 }
@@ -127,7 +134,9 @@ impl std::error::Error for Error {
             | Error::Dropped { .. }
             | Error::ThreadPanicked(_)
             | Error::Unsupported(_)
-            | Error::Tls(_) => None,
+            | Error::Tls(_)
+            | Error::InvalidAudio(_) => None,
+            Error::Wav(wav) => wav.io_error().map(|io| io as _),
         }
     }
 }
@@ -135,6 +144,153 @@ impl std::error::Error for Error {
 impl From<EncodeError> for Error {
     fn from(error: EncodeError) -> Self {
         Error::InvalidMessage(error.to_string())
+    }
+}
+
+/// A WAV file that cannot be read as audio: which file, and what is wrong with it.
+///
+/// Shown as `<file>: <problem>`, for example `voice.wav: not a WAV file (no RIFF header)`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct WavError {
+    /// The file, or the name given for audio read from elsewhere.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub problem: WavProblem,
+}
+
+/// What is wrong with a WAV file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WavProblem {
+    /// It could not be opened or read.
+    Io(io::Error),
+    /// It does not start with `RIFF`.
+    NotRiff,
+    /// It is a RIFF file of another kind than `WAVE` (the kind it says).
+    NotWave([u8; 4]),
+    /// Its samples are in a format this crate does not decode (a compressed one, such as ADPCM or
+    /// MP3): the format tag.
+    UnsupportedFormat(u16),
+    /// Its samples are of a size this crate does not decode for their format.
+    UnsupportedSampleSize {
+        /// Whether the samples are floating point.
+        float: bool,
+        /// Bits per sample.
+        bits: u16,
+    },
+    /// The `fmt ` chunk says there are no channels.
+    NoChannels,
+    /// The sample rate is outside 1,000 to 1,000,000 Hz.
+    SampleRate(u32),
+    /// The bytes per frame do not match the channels and the sample size.
+    BlockAlign {
+        /// What the `fmt ` chunk says.
+        declared: u16,
+        /// Channels times bytes per sample.
+        expected: u32,
+    },
+    /// The `fmt ` chunk is shorter than its format needs: its length in bytes.
+    FormatChunkTooShort(u32),
+    /// No `fmt ` chunk comes before the `data` chunk.
+    MissingFormat,
+    /// There is no `data` chunk.
+    MissingData,
+    /// The file ends inside a chunk.
+    Truncated {
+        /// What was cut short: `"data" chunk`, `"fmt " chunk`, `RIFF header`.
+        part: String,
+        /// How many bytes the chunk says it holds.
+        declared: u64,
+        /// How many of them are there.
+        present: u64,
+    },
+}
+
+impl WavError {
+    /// The I/O error underneath, if that is what went wrong.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.problem {
+            WavProblem::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WavError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.problem)
+    }
+}
+
+impl std::error::Error for WavError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io_error().map(|io| io as _)
+    }
+}
+
+impl fmt::Display for WavProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WavProblem::Io(error) => write!(f, "cannot read: {error}"),
+            WavProblem::NotRiff => f.write_str("not a WAV file (no RIFF header)"),
+            WavProblem::NotWave(kind) => write!(
+                f,
+                "not a WAV file (a RIFF file of kind {:?}, not WAVE)",
+                String::from_utf8_lossy(kind)
+            ),
+            WavProblem::UnsupportedFormat(tag) => {
+                let name = match tag {
+                    0x0002 => " (MS ADPCM)",
+                    0x0006 => " (A-law)",
+                    0x0007 => " (mu-law)",
+                    0x0011 => " (IMA ADPCM)",
+                    0x0055 => " (MP3)",
+                    _ => "",
+                };
+                write!(
+                    f,
+                    "unsupported sample format 0x{tag:04X}{name}: only uncompressed PCM and IEEE \
+                     float are read; convert it to PCM first"
+                )
+            }
+            WavProblem::UnsupportedSampleSize { float, bits } => {
+                let (kind, sizes) = if *float {
+                    ("floating-point", "32 and 64")
+                } else {
+                    ("integer", "8, 16, 24 and 32")
+                };
+                write!(f, "unsupported {bits}-bit {kind} samples: only {sizes} bits are read")
+            }
+            WavProblem::NoChannels => f.write_str("the format says 0 channels"),
+            WavProblem::SampleRate(rate) => write!(
+                f,
+                "a sample rate of {rate} Hz is not audio: expected 1000 to 1000000 Hz"
+            ),
+            WavProblem::BlockAlign { declared, expected } => write!(
+                f,
+                "the format says {declared} bytes per frame, but its channels and sample size make {expected}"
+            ),
+            WavProblem::FormatChunkTooShort(length) => {
+                write!(f, "the fmt chunk is too short ({length} bytes)")
+            }
+            WavProblem::MissingFormat => f.write_str("no fmt chunk before the data"),
+            WavProblem::MissingData => f.write_str("no data chunk"),
+            WavProblem::Truncated {
+                part,
+                declared,
+                present,
+            } => write!(
+                f,
+                "truncated: the {part} should hold {declared} bytes, the file ends after {present}"
+            ),
+        }
+    }
+}
+
+impl From<WavError> for Error {
+    fn from(wav: WavError) -> Self {
+        Error::Wav(Box::new(wav))
     }
 }
 

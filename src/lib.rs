@@ -209,7 +209,11 @@ mod host;
 mod hub;
 mod transport;
 
-pub use audio::{AudioRecorder, SavedSegment, SAMPLE_RATE};
+pub use audio::{
+    AudioProgress, AudioRecorder, AudioStream, AudioStreamHandle, AudioStreamOptions,
+    AudioStreamState, AudioTarget, SampleEncoding, SavedSegment, WavAudio, WavFormat,
+    DEFAULT_AUDIO_CHUNK_BYTES, DEFAULT_AUDIO_LEAD, MAX_AUDIO_CHUNK_BYTES, SAMPLE_RATE,
+};
 pub use codec::{
     encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, EncodeError, Item,
     LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
@@ -220,7 +224,7 @@ pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS,
     DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };
-pub use error::{Error, Origin, SettingError};
+pub use error::{Error, Origin, SettingError, WavError, WavProblem};
 pub use host::{Events, RecvError, RecvTimeoutError, Remote, TryRecvError};
 pub use hub::{
     DisconnectReason, DropCause, Event, HostOptions, Inbound, PeerId, PeerInfo, Received, Stats,
