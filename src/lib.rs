@@ -201,6 +201,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 mod audio;
 mod codec;
 mod config;
