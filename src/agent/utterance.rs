@@ -38,7 +38,7 @@ const LONGEST_CHAR: usize = 4;
 ///     split_utterance("こんにちは。今日は3.5度です！\nWhat's up? Fine.", 100),
 ///     ["こんにちは。", "今日は3.5度です！", "What's up?", "Fine."]
 /// );
-/// assert_eq!(split_utterance("one, two, three", 9), ["one,", "two,", "three"]);
+/// assert_eq!(split_utterance("one, two, three", 9), ["one, two,", "three"]);
 /// ```
 pub fn split_utterance(text: &str, max_bytes: usize) -> Vec<String> {
     let max_bytes = max_bytes.max(LONGEST_CHAR);
