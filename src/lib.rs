@@ -74,21 +74,24 @@
 //! ## The controller's side, connecting to an agent
 //!
 //! A dialogue manager that talks to a running MMDAgent-EX (server mode, port 60001) is a TCP client
-//! too; it reacts to the agent's messages and sends its own.
+//! too; it reacts to the agent's messages and sends its own. The [`agent`] module types them, so
+//! a `|` or a line end in what was heard cannot break the line sent back; it also speaks long
+//! answers a sentence at a time ([`agent::Speaker`], with a complete example).
 //!
 //! ```no_run
+//! use mmdagent_remote::agent::{AgentEvent, Command};
 //! use mmdagent_remote::{Config, Event, Item, Remote, TcpClientConfig};
 //!
 //! let mut config = Config::default();
 //! config.tcp_client = Some(TcpClientConfig::new("localhost", 60001));
 //! let agent = Remote::start(&config)?;
 //! for event in agent.events() {
-//!     match event {
-//!         Event::Item { item: Item::Message(message), .. } if message.name() == "RECOG_EVENT_STOP" => {
-//!             agent.send_message("SYNTH_START", &format!("mei|mei_voice_normal|{}", message.args()))?;
-//!         }
-//!         Event::GaveUp { reason, .. } => return Err(reason.into()),
-//!         _ => {}
+//!     if let Event::GaveUp { reason, .. } = &event {
+//!         return Err(reason.clone().into());
+//!     }
+//!     if let Some(AgentEvent::RecogStopped { text }) = AgentEvent::from_event(&event) {
+//!         let answer = Command::SynthStart { model: "mei".into(), voice: "mei_voice_normal".into(), text };
+//!         agent.send(&Item::Message(answer.to_message()?))?;
 //!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -201,6 +204,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 mod audio;
 mod codec;
 mod config;

@@ -776,3 +776,55 @@ fn stand_in_forwards_to_every_peer_the_sender_included() {
     tool.expect_line(DISCONNECTED);
     assert_eq!(first_reads.line(), DISCONNECTED);
 }
+
+#[test]
+fn stand_in_speaks_to_every_peer_for_a_time_that_grows_with_the_text() {
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--stand-in".to_owned(),
+        ]
+    });
+    let (mut speaker, mut speaker_reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(speaker_reads.line(), CONNECTED);
+    let (_listener, mut listener_reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(speaker_reads.line(), CONNECTED);
+    assert_eq!(listener_reads.line(), CONNECTED);
+
+    // Ten characters: 100 ms + 10 × 20 ms.
+    let sent = Instant::now();
+    speaker
+        .write_all("SYNTH_START|mei|mei_voice_normal|あいうえおかきくけこ\n".as_bytes())
+        .unwrap();
+    for reads in [&mut speaker_reads, &mut listener_reads] {
+        assert_eq!(
+            reads.line(),
+            "SYNTH_START|mei|mei_voice_normal|あいうえおかきくけこ"
+        );
+        assert_eq!(reads.line(), "SYNTH_EVENT_START|mei");
+        assert_eq!(reads.line(), "SYNTH_EVENT_STOP|mei");
+    }
+    let spoken = sent.elapsed();
+    assert!(
+        spoken >= Duration::from_millis(300),
+        "SYNTH_EVENT_STOP after {spoken:?}"
+    );
+
+    // SYNTH_STOP ends a long speech (3 s) at once.
+    let sent = Instant::now();
+    speaker
+        .write_all(format!("SYNTH_START|0|v|{}\nSYNTH_STOP|0\n", "a".repeat(500)).as_bytes())
+        .unwrap();
+    assert!(speaker_reads.line().starts_with("SYNTH_START|0|v|aaa"));
+    assert_eq!(speaker_reads.line(), "SYNTH_EVENT_START|0");
+    assert_eq!(speaker_reads.line(), "SYNTH_STOP|0");
+    assert_eq!(speaker_reads.line(), "SYNTH_EVENT_STOP|0");
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "stopped only after {:?}",
+        sent.elapsed()
+    );
+}

@@ -177,6 +177,41 @@ fn controller_send_fails_clearly_without_an_agent() {
     assert!(!sender.wait_for_exit().success());
 }
 
+#[test]
+fn speak_lines_speaks_each_sentence_once_the_one_before_is_spoken() {
+    let agent = Remote::start(&loopback_server()).expect("start the library's server");
+    let address = agent.local_addr().expect("the server's address");
+
+    let target = format!("127.0.0.1:{}", address.port());
+    let mut speaker = Example::start("speak_lines", &[&target, "--model", "mei"]);
+    next_connected(&agent);
+    speaker.expect_stderr_starting("[*] connected: ");
+    speaker.type_line("こんにちは。元気ですか？");
+    assert_eq!(
+        next_message(&agent),
+        "SYNTH_START|mei|mei_voice_normal|こんにちは。"
+    );
+    if let Ok(event) = agent.recv_timeout(Duration::from_millis(300)) {
+        panic!("the first sentence is not spoken yet, but the example sent {event:?}");
+    }
+    agent
+        .send_message("SYNTH_EVENT_STOP", "mei")
+        .expect("send to the example");
+    assert_eq!(
+        next_message(&agent),
+        "SYNTH_START|mei|mei_voice_normal|元気ですか？"
+    );
+    // Its input ends while the last sentence is being spoken: it waits for that sentence.
+    speaker.close_stdin();
+    agent
+        .send_message("SYNTH_EVENT_STOP", "mei")
+        .expect("send to the example");
+    speaker.expect_stderr_starting("[*] spoken: 2 of 2 sentences (0 timed out)");
+    speaker.expect_stderr_starting("[*] end of input");
+    speaker.expect_success();
+    agent.shutdown().expect("shut down");
+}
+
 // ---- The library's side ----
 
 fn loopback_server() -> Config {

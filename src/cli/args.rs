@@ -202,7 +202,9 @@ OPTIONS:
                                   files already there
         --stand-in                behave on the wire as a running agent does: forward every message
                                   received (and, as a TCP server, every connection event) to every
-                                  peer, the sender included
+                                  peer, the sender included; answer SYNTH_START|m|v|t with
+                                  SYNTH_EVENT_START|m at once and SYNTH_EVENT_STOP|m after
+                                  100 ms + 20 ms per character of t (at most 3 s)
         --no-stdin                do not read standard input; run until stopped (a service)
     -h, --help                    this text
     -V, --version                 the version

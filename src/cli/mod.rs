@@ -5,10 +5,12 @@
 //! events into lines of output.
 
 mod args;
+mod stand_in;
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::thread;
+use std::time::Instant;
 
 use crossbeam_channel::{select, Receiver};
 use mmdagent_remote::{
@@ -16,6 +18,7 @@ use mmdagent_remote::{
 };
 
 use args::{Command, Options};
+use stand_in::SpeechStandIn;
 
 /// Runs the command with the process's arguments; the exit status is described in `--help`.
 pub fn main() -> ExitCode {
@@ -89,12 +92,18 @@ fn run(options: Box<Options>) -> Result<(), String> {
     let mut session = Session {
         recorder,
         stand_in: options.stand_in,
+        speech: SpeechStandIn::default(),
         clients,
         servers,
         gave_up: Vec::new(),
     };
 
     let outcome = loop {
+        // The stand-in's next SYNTH_EVENT_STOP is waited for here, beside the other channels.
+        let speech_due = match session.speech.next_due() {
+            Some(due) => crossbeam_channel::at(due),
+            None => crossbeam_channel::never(),
+        };
         select! {
             recv(remote.inbound()) -> delivery => {
                 let Ok(delivery) = delivery else { break Ok(()) };
@@ -116,6 +125,7 @@ fn run(options: Box<Options>) -> Result<(), String> {
                 }
                 Err(_) => break Ok(()),
             },
+            recv(speech_due) -> _ => session.speech.send_due(&remote, Instant::now()),
         }
     };
     // How the connections ended arrives while shutting down; a clone of the receiver outlives it.
@@ -132,6 +142,8 @@ fn run(options: Box<Options>) -> Result<(), String> {
 struct Session {
     recorder: Option<AudioRecorder>,
     stand_in: bool,
+    /// The stand-in's answers to `SYNTH_START` still due.
+    speech: SpeechStandIn,
     clients: usize,
     servers: usize,
     gave_up: Vec<String>,
@@ -143,6 +155,13 @@ impl Session {
         self.record(event);
         if self.stand_in {
             forward_as_the_agent_does(remote, event);
+            if let Event::Item {
+                item: Item::Message(message),
+                ..
+            } = event
+            {
+                self.speech.answer(remote, message, Instant::now());
+            }
         }
         if let Event::GaveUp { target, reason, .. } = event {
             self.gave_up.push(format!("{target}: {reason}"));
