@@ -288,8 +288,8 @@ impl Hub {
                     peers: queued,
                     refused,
                 } => {
-                    if !refused.is_empty() {
-                        self.refuse(&self.peers(), log, &refused);
+                    if refused {
+                        self.refuse(&self.peers(), log);
                     }
                     Ok(queued)
                 }
@@ -339,8 +339,10 @@ impl Hub {
             let Ok(broadcast) = log.broadcast(payload, false, copy);
             if let Broadcast::Queued { peers: to, refused } = broadcast {
                 queued += to;
-                refused_any |= !refused.is_empty();
-                self.refuse(&peers, log, &refused);
+                if refused {
+                    refused_any = true;
+                    self.refuse(&peers, log);
+                }
             }
         }
         if queued > 0 {
@@ -353,8 +355,8 @@ impl Hub {
     }
 
     /// Counts and disconnects the peers a broadcast refused, being too far behind.
-    fn refuse(&self, peers: &[Arc<PeerShared>], log: &Arc<OutboundLog>, refused: &[(u64, usize)]) {
-        for &(key, queued_bytes) in refused {
+    fn refuse(&self, peers: &[Arc<PeerShared>], log: &Arc<OutboundLog>) {
+        for (key, queued_bytes) in log.take_refused() {
             let reads = |peer: &&Arc<PeerShared>| {
                 Arc::ptr_eq(peer.outbox.log(), log) && peer.outbox.key() == key
             };

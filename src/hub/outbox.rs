@@ -71,12 +71,9 @@ pub(crate) enum Pushed {
 
 /// What became of a broadcast.
 pub(crate) enum Broadcast<F> {
-    /// Queued for this many peers; the ones in `refused` (outbox keys, with the bytes waiting for
-    /// each) were refused it, being too far behind.
-    Queued {
-        peers: usize,
-        refused: Vec<(u64, usize)>,
-    },
+    /// Queued for this many peers; if `refused`, some were refused it, being too far behind
+    /// ([`OutboundLog::take_refused`] says which).
+    Queued { peers: usize, refused: bool },
     /// No peer reads this log now: the encoder comes back unused.
     NoReader(F),
 }
@@ -149,6 +146,9 @@ struct LogState {
     low: u64,
     /// Messages queued for at least one reader that the host asked to count here.
     sent: u64,
+    /// Readers refused a broadcast since the host last looked: keys, and the bytes waiting for
+    /// each.
+    refused: Vec<(u64, usize)>,
     /// A chunk given back, kept for the next one.
     spare: Option<Vec<u8>>,
     mask_keys: Option<MaskKeys>,
@@ -247,24 +247,31 @@ impl OutboundLog {
         }
         let before = state.end;
         let undo = state.append(EVERYONE, self.framed(payload, encode))?;
-        let mut refused = Vec::new();
-        if (state.end - state.low) as usize > self.limit {
-            refused = self.refuse_laggards(state, before, undo);
-        }
+        let refused = (state.end - state.low) as usize > self.limit
+            && self.refuse_laggards(state, before, undo);
         if state.receiving > 0 && count_sent {
             state.sent += 1;
         }
-        // Readers just refused are woken too, to see that they are closing.
-        state.ring_waiting(|_| true);
+        if state.waiting > 0 {
+            // Readers just refused are woken too, to see that they are closing.
+            state.ring_waiting(|_| true);
+        }
         Ok(Broadcast::Queued {
             peers: state.receiving,
             refused,
         })
     }
 
+    /// The readers refused a broadcast since the last call: keys, and the bytes waiting for each.
+    pub(crate) fn take_refused(&self) -> Vec<(u64, usize)> {
+        std::mem::take(&mut lock(&self.state).refused)
+    }
+
     /// Closes the readers that the last append (undone here, then redone without them) would
-    /// put more than the bound behind; returns their keys and what waits for each.
-    fn refuse_laggards(&self, state: &mut LogState, before: u64, undo: Undo) -> Vec<(u64, usize)> {
+    /// put more than the bound behind, noting them for [`take_refused`](Self::take_refused);
+    /// returns whether there were any.
+    #[inline(never)]
+    fn refuse_laggards(&self, state: &mut LogState, before: u64, undo: Undo) -> bool {
         let limit = self.limit as u64;
         let end = state.end;
         let laggards: Vec<(u64, usize)> = state
@@ -274,7 +281,7 @@ impl OutboundLog {
             .map(|reader| (reader.key, (before - reader.position) as usize))
             .collect();
         if laggards.is_empty() {
-            return laggards;
+            return false;
         }
         // The message goes into a run of its own after the laggards' stop, so that they take
         // nothing of it.
@@ -295,7 +302,8 @@ impl OutboundLog {
                 })
                 .unwrap_or_else(|never| match never {});
         }
-        laggards
+        state.refused.extend(laggards);
+        true
     }
 
     pub(crate) fn framing(&self) -> Framing {
@@ -769,7 +777,7 @@ mod tests {
         };
         match log.broadcast(Payload::Unknown, true, copy).unwrap() {
             Broadcast::Queued { peers, refused } => {
-                assert!(refused.is_empty());
+                assert!(!refused);
                 peers
             }
             Broadcast::NoReader(_) => 0,
@@ -885,7 +893,9 @@ mod tests {
         match log.broadcast(Payload::Unknown, true, copy).unwrap() {
             Broadcast::Queued { peers, refused } => {
                 assert_eq!(peers, 1);
-                assert_eq!(refused, [(slow.key(), HEADER + 6)]);
+                assert!(refused);
+                assert_eq!(log.take_refused(), [(slow.key(), HEADER + 6)]);
+                assert_eq!(log.take_refused(), []);
             }
             Broadcast::NoReader(_) => panic!("two readers"),
         }
