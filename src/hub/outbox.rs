@@ -231,6 +231,7 @@ impl OutboundLog {
     /// Queues the message `encode` writes for every registered reader that is not closing, once.
     /// `count_sent` counts it here as sent (the host counts it itself when it goes to several
     /// logs). A reader that would lag more than the bound behind is refused it and closed.
+    #[inline(always)]
     pub(crate) fn broadcast<E, F>(
         &self,
         payload: Payload,
