@@ -61,6 +61,7 @@ mod benchmark {
     pub mod codec;
     pub mod counts;
     pub mod floor;
+    pub mod handoff;
     pub mod lines;
     pub mod proc_stats;
     pub mod report;

@@ -203,6 +203,17 @@ pub fn latency(
     median_at_most: f64,
     p99_at_most: f64,
 ) -> [Row; 2] {
+    let rows = latency_rows(scenario, rounds, median_at_most, p99_at_most);
+    rows.iter().for_each(Row::print);
+    rows
+}
+
+fn latency_rows(
+    scenario: &str,
+    rounds: &[(Vec<Duration>, Vec<Duration>)],
+    median_at_most: f64,
+    p99_at_most: f64,
+) -> [Row; 2] {
     let figures: Vec<((f64, f64), (f64, f64))> = rounds
         .iter()
         .map(|(baseline, ours)| (percentiles(baseline), percentiles(ours)))
@@ -227,13 +238,23 @@ pub fn latency(
                 Verdict::Missed
             },
         };
-        row.print();
         row
     };
     [
         row("median", |(median, _)| median, median_at_most),
         row("p99", |(_, p99)| p99, p99_at_most),
     ]
+}
+
+/// [`latency`] for a reference: what the prescribed design costs when written by hand, against
+/// the same baseline; no goal.
+pub fn latency_design_limit(scenario: &str, rounds: &[(Vec<Duration>, Vec<Duration>)]) -> [Row; 2] {
+    latency_rows(scenario, rounds, f64::INFINITY, f64::INFINITY).map(|mut row| {
+        row.goal = "(the design's limit)".to_owned();
+        row.verdict = Verdict::Reference;
+        row.print();
+        row
+    })
 }
 
 /// The table of every row, with columns lined up.

@@ -12,8 +12,11 @@ use mmdagent_remote::{Config, Event, Item, Message, Remote, WebSocketClientConfi
 use tungstenite::{Message as Frame, WebSocket};
 
 use super::counts::Counts;
+use super::handoff;
 use super::lines::{burst_options, numbered_line, send_lines, text, wait_connected, Lines, WAIT};
-use super::report::{in_turns, latency, percentiles, throughput, Row, Spread, Verdict};
+use super::report::{
+    in_turns, latency, latency_design_limit, percentiles, throughput, Row, Spread, Verdict,
+};
 
 /// Any stream a WebSocket runs over here: a TCP socket, or TLS over one.
 trait Stream: Read + Write + Send {}
@@ -47,6 +50,9 @@ pub fn run(counts: &Counts) -> Vec<Row> {
         }
         rows.push(burst(counts, scheme));
         rows.extend(round_trips(counts, scheme));
+        if scheme == Scheme::Ws {
+            rows.extend(round_trips_by_hand(counts));
+        }
         rows.push(idle_messages(counts, scheme));
     }
     rows
@@ -299,6 +305,38 @@ fn round_trips(counts: &Counts, scheme: Scheme) -> [Row; 2] {
         &rounds,
         1.3,
         1.5,
+    )
+}
+
+/// The ws round trip through a reader and a writer thread written by hand (`handoff`), against
+/// the same baseline: what the prescribed design costs on this machine.
+fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
+    let total = counts.websocket_round_trips;
+    let count = total.div_ceil(counts.latency_rounds);
+    let bare = || {
+        let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
+        let mut websocket = bare_client(address, Scheme::Ws);
+        let times = (0..count)
+            .map(|number| {
+                let start = Instant::now();
+                websocket.send(frame(number)).expect("send");
+                while !matches!(websocket.read().expect("the echo"), Frame::Text(_)) {}
+                start.elapsed()
+            })
+            .collect();
+        drop(websocket);
+        server.join().expect("the bare server");
+        times
+    };
+    let by_hand = || {
+        let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
+        let times = handoff::round_trips(address, count, |number| numbered_line(number).to_vec());
+        server.join().expect("the bare server");
+        times
+    };
+    latency_design_limit(
+        "  the same by hand: a reader and a writer thread around the connection",
+        &in_turns(counts.latency_rounds, bare, by_hand),
     )
 }
 
