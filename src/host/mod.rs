@@ -2,7 +2,7 @@
 //! plain synchronous code.
 //!
 //! [`Remote`] owns every thread the library starts. The host sends without blocking: each message
-//! is encoded straight into each peer's bounded outbox. It receives [`Event`]s one at a time
+//! is encoded once, straight into the outbound log its peers' writers read from. It receives [`Event`]s one at a time
 //! ([`Remote::recv`]), or whole reads at once with items borrowed from the bytes as they arrived
 //! ([`Remote::inbound`] and [`Inbound::decode`]). Dropping the handle, or [`Remote::shutdown`],
 //! closes every connection and joins every thread.
@@ -121,10 +121,11 @@ impl Remote {
     /// Sends an item to every connected peer, without waiting; returns how many peers it was
     /// queued for.
     ///
-    /// The item is encoded once, straight into the peers' outboxes. With no peer connected it is
-    /// dropped, counted and logged once per outage, as the original drops it; or kept for the next
-    /// peer, up to [`Config::keep_while_disconnected`]. A peer whose outbox is full is
-    /// disconnected rather than waited for, and the copy it missed is counted. Fails only for an
+    /// The item is encoded once, straight into the outbound log the peers read from, however many
+    /// they are. With no peer connected it is dropped, counted and logged once per outage, as the
+    /// original drops it; or kept for the next peer, up to [`Config::keep_while_disconnected`]. A
+    /// peer that lags more than [`HostOptions::outbound_queue_bytes`] behind is disconnected
+    /// rather than waited for, and the copy it missed is counted. Fails only for an
     /// item that cannot be encoded.
     pub fn send(&self, item: &Item<'_>) -> Result<usize, Error> {
         Ok(self

@@ -1,8 +1,8 @@
 //! The runtime core every transport stands on: who is connected, where inbound deliveries go, the
 //! stop signal, the counters and the library's threads.
 //!
-//! This layer decides where an outbound message goes (each peer's outbox, the backlog kept while no
-//! peer is connected, or a drop counted by cause) and never touches a socket except to shut one
+//! This layer decides where an outbound message goes (the outbound log its peers read from, the
+//! backlog kept while no peer is connected, or a drop counted by cause) and never touches a socket except to shut one
 //! down. Transports register a peer when it connects and unregister it when it is gone; the host
 //! API above the transports sends and receives through it. It knows nothing of either.
 
