@@ -99,6 +99,9 @@ const CHUNK: usize = 64 * 1024;
 /// A writer takes about this much at most at once (whole runs), so that its buffer stays small
 /// whatever the backlog.
 const MOST_TAKEN: usize = 256 * 1024;
+/// A writer copies a tail up to this long under the lock; a longer one is sealed and shared, so
+/// that the host never waits for a long copy.
+const COPIED_UNDER_LOCK: usize = 4 * 1024;
 
 /// The log every connection with one framing reads from.
 pub(crate) struct OutboundLog {
@@ -108,31 +111,37 @@ pub(crate) struct OutboundLog {
     limit: usize,
 }
 
-struct Chunk {
-    /// Where in the log this chunk begins.
+/// A part of the log that no longer changes, shared with the writers copying from it so that
+/// they copy without holding the lock.
+struct Sealed {
+    /// Where in the log it begins.
     start: u64,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
 }
 
-impl Chunk {
+impl Sealed {
     fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64
     }
 }
 
-/// The run that the next record for the same recipient extends: always in the last chunk.
+/// The run that the next record for the same recipient extends: always in the tail.
 #[derive(Clone, Copy)]
 struct OpenRun {
     /// Where in the log its header is.
     at: u64,
-    /// Where in the last chunk its header is.
+    /// Where in the tail its header is.
     header_at: usize,
     recipient: u64,
 }
 
 #[derive(Default)]
 struct LogState {
-    chunks: VecDeque<Chunk>,
+    /// The log up to `tail_start`, oldest first.
+    sealed: VecDeque<Sealed>,
+    /// The log from `tail_start` on, where records are appended.
+    tail: Vec<u8>,
+    tail_start: u64,
     /// Where the log ends: the next record goes there.
     end: u64,
     open_run: Option<OpenRun>,
@@ -149,7 +158,7 @@ struct LogState {
     /// Readers refused a broadcast since the host last looked: keys, and the bytes waiting for
     /// each.
     refused: Vec<(u64, usize)>,
-    /// A chunk given back, kept for the next one.
+    /// A buffer given back, kept for the next tail.
     spare: Option<Vec<u8>>,
     mask_keys: Option<MaskKeys>,
 }
@@ -173,8 +182,11 @@ impl Reader {
         self.joined != u64::MAX && self.stop.is_none()
     }
 
-    fn wants(&self, run_at: u64, recipient: u64) -> bool {
-        recipient == self.key || (recipient == EVERYONE && run_at >= self.joined)
+    fn recipient(&self) -> Recipient {
+        Recipient {
+            key: self.key,
+            joined: self.joined,
+        }
     }
 }
 
@@ -384,10 +396,9 @@ impl LogState {
             Some(run) if run.recipient == recipient => (run.header_at, true),
             _ => (self.start_run(recipient), false),
         };
-        let chunk = self.chunks.back_mut().expect("a run is open");
-        let body = chunk.bytes.len();
-        if let Err(error) = write(&mut chunk.bytes, self.mask_keys.as_mut()) {
-            chunk.bytes.truncate(body);
+        let body = self.tail.len();
+        if let Err(error) = write(&mut self.tail, self.mask_keys.as_mut()) {
+            self.tail.truncate(body);
             if !extended {
                 self.undo(Undo {
                     end,
@@ -396,10 +407,10 @@ impl LogState {
             }
             return Err(error);
         }
-        let added = chunk.bytes.len() - body;
-        add_to_run(&mut chunk.bytes, header_at, added, 1);
+        let added = self.tail.len() - body;
+        add_to_run(&mut self.tail, header_at, added, 1);
         self.end += added as u64;
-        if chunk.bytes.len() >= CHUNK {
+        if self.tail.len() >= CHUNK {
             self.open_run = None;
         }
         Ok(Undo {
@@ -408,24 +419,15 @@ impl LogState {
         })
     }
 
-    /// Starts a run for `recipient`, in a new chunk if the last is full; returns where its header
-    /// is in the last chunk.
+    /// Starts a run for `recipient`, sealing the tail first if it is full; returns where its
+    /// header is in the tail.
     fn start_run(&mut self, recipient: u64) -> usize {
-        if self
-            .chunks
-            .back()
-            .is_none_or(|chunk| chunk.bytes.len() >= CHUNK)
-        {
-            let bytes = self.spare.take().unwrap_or_default();
-            self.chunks.push_back(Chunk {
-                start: self.end,
-                bytes,
-            });
+        if self.tail.len() >= CHUNK {
+            self.seal();
         }
-        let chunk = self.chunks.back_mut().expect("a chunk was added above");
-        let header_at = chunk.bytes.len();
-        chunk.bytes.extend_from_slice(&recipient.to_le_bytes());
-        chunk.bytes.extend_from_slice(&[0; HEADER - 8]);
+        let header_at = self.tail.len();
+        self.tail.extend_from_slice(&recipient.to_le_bytes());
+        self.tail.extend_from_slice(&[0; HEADER - 8]);
         self.open_run = Some(OpenRun {
             at: self.end,
             header_at,
@@ -438,32 +440,42 @@ impl LogState {
     /// Takes the last append back out. The run it began is gone, and no run is open after it;
     /// the run it extended stays open.
     fn undo(&mut self, undo: Undo) {
-        let chunk = self.chunks.back_mut().expect("undo follows an append");
         let added = self.end - undo.end;
-        chunk.bytes.truncate((undo.end - chunk.start) as usize);
+        self.tail.truncate((undo.end - self.tail_start) as usize);
         match undo.extended {
             Some(header_at) => add_to_run(
-                &mut chunk.bytes,
+                &mut self.tail,
                 header_at,
                 0usize.wrapping_sub(added as usize),
                 u64::MAX,
             ),
             None => self.open_run = None,
         }
-        if chunk.bytes.is_empty() && self.chunks.len() > 1 {
-            self.chunks.pop_back();
-        }
         self.end = undo.end;
+    }
+
+    /// Makes the tail a sealed part, which writers can share, and starts an empty one.
+    fn seal(&mut self) {
+        if self.tail.is_empty() {
+            return;
+        }
+        let fresh = self.spare.take().unwrap_or_default();
+        let bytes = std::mem::replace(&mut self.tail, fresh);
+        self.sealed.push_back(Sealed {
+            start: self.tail_start,
+            bytes: Arc::new(bytes),
+        });
+        self.tail_start = self.end;
+        self.open_run = None;
     }
 
     /// The bytes of the last record appended, which `undo` would take back out.
     fn copy_last_record(&self, undo: Undo) -> Vec<u8> {
-        let chunk = self.chunks.back().expect("a record was appended");
-        let mut from = (undo.end - chunk.start) as usize;
+        let mut from = (undo.end - self.tail_start) as usize;
         if undo.extended.is_none() {
             from += HEADER;
         }
-        chunk.bytes[from..].to_vec()
+        self.tail[from..].to_vec()
     }
 
     /// Takes nothing more for the reader at `index` after what is queued now.
@@ -493,43 +505,14 @@ impl LogState {
         }
     }
 
-    /// Walks the runs from `from` to `to` that are for `reader`, handing each one's bytes and
-    /// message count to `each`; stops after a run for which `each` returns `false`. Returns where
-    /// it stopped: the end of the last run walked.
-    fn walk(
-        &self,
-        reader: &Reader,
-        from: u64,
-        to: u64,
-        mut each: impl FnMut(&[u8], u64) -> bool,
-    ) -> u64 {
-        let mut position = from;
-        let first = self.chunks.partition_point(|chunk| chunk.end() <= position);
-        for chunk in self.chunks.range(first..) {
-            while position < to && position < chunk.end() {
-                let at = (position - chunk.start) as usize;
-                let header: &[u8; HEADER] = chunk.bytes[at..at + HEADER]
-                    .try_into()
-                    .expect("a header's length");
-                let recipient = u64::from_le_bytes(header[..8].try_into().expect("eight bytes"));
-                let (length, messages) = read_counts(header);
-                let body = at + HEADER;
-                let bytes = &chunk.bytes[body..body + length as usize];
-                let next = position + (HEADER as u64) + length;
-                let wanted = reader.wants(position, recipient);
-                position = next;
-                if wanted && !each(bytes, messages) {
-                    return position;
-                }
-            }
-            if position >= to {
-                break;
-            }
-        }
-        position.max(from)
+    /// The log's parts in order, each with where it begins: the sealed ones, then the tail.
+    fn parts(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let sealed = self.sealed.iter();
+        let sealed = sealed.map(|part| (part.start, part.bytes.as_slice()));
+        sealed.chain([(self.tail_start, self.tail.as_slice())])
     }
 
-    /// Gives back the chunks every reader is past.
+    /// Gives back the parts every reader is past.
     fn trim(&mut self) {
         self.low = self
             .readers
@@ -538,20 +521,75 @@ impl LogState {
             .min()
             .unwrap_or(self.end);
         while self
-            .chunks
+            .sealed
             .front()
-            .is_some_and(|chunk| chunk.end() <= self.low)
+            .is_some_and(|part| part.end() <= self.low)
         {
-            let chunk = self.chunks.pop_front().expect("checked above");
-            if self.chunks.is_empty() {
-                self.open_run = None;
-            }
-            if chunk.bytes.capacity() <= 2 * CHUNK {
-                let mut bytes = chunk.bytes;
-                bytes.clear();
-                self.spare = Some(bytes);
+            let part = self.sealed.pop_front().expect("checked above");
+            // A writer may still be copying from it; then it is freed when that writer is done.
+            if let Ok(mut bytes) = Arc::try_unwrap(part.bytes) {
+                if bytes.capacity() <= 2 * CHUNK {
+                    bytes.clear();
+                    self.spare = Some(bytes);
+                }
             }
         }
+        if self.low == self.end && !self.tail.is_empty() {
+            self.tail.clear();
+            self.tail_start = self.end;
+            self.open_run = None;
+            if self.tail.capacity() > 2 * CHUNK {
+                self.tail = Vec::new();
+            }
+        }
+    }
+}
+
+/// Walks the runs between `from` and `to` in `parts` (each with where it begins in the log) that
+/// are for `reader`, handing each one's bytes and message count to `each`. `from` is where a run
+/// begins.
+fn walk<'p>(
+    parts: impl IntoIterator<Item = (u64, &'p [u8])>,
+    reader: Recipient,
+    from: u64,
+    to: u64,
+    mut each: impl FnMut(&[u8], u64),
+) {
+    let mut position = from;
+    for (start, bytes) in parts {
+        let end = start + bytes.len() as u64;
+        if end <= position {
+            continue;
+        }
+        while position < to && position < end {
+            let at = (position - start) as usize;
+            let header: &[u8; HEADER] = bytes[at..at + HEADER]
+                .try_into()
+                .expect("a header's length");
+            let recipient = u64::from_le_bytes(header[..8].try_into().expect("eight bytes"));
+            let (length, messages) = read_counts(header);
+            let body = at + HEADER;
+            if reader.wants(position, recipient) {
+                each(&bytes[body..body + length as usize], messages);
+            }
+            position += (HEADER as u64) + length;
+        }
+        if position >= to {
+            break;
+        }
+    }
+}
+
+/// Which runs a reader takes: those addressed to it, and the broadcasts from when it joined.
+#[derive(Clone, Copy)]
+struct Recipient {
+    key: u64,
+    joined: u64,
+}
+
+impl Recipient {
+    fn wants(self, run_at: u64, recipient: u64) -> bool {
+        recipient == self.key || (recipient == EVERYONE && run_at >= self.joined)
     }
 }
 
@@ -668,47 +706,84 @@ impl Outbox {
     /// then wait for the doorbell, which rings at the next message for it or at close.
     pub(crate) fn take(&self, into: &mut Vec<u8>) -> Taken {
         debug_assert!(into.is_empty());
-        let mut guard = lock(&self.log.state);
-        let state = &mut *guard;
-        let Some(index) = state.find(self.key) else {
-            return Taken {
-                messages: 0,
-                closed: true,
-                woken: false,
+        // Under the lock: which parts hold what is for this reader (sealed parts are shared, a
+        // short tail is copied), and the reader moved past them. The host waits for no more
+        // than that; the copying is done after.
+        let mut sealed = Vec::new();
+        let mut tail = Vec::new();
+        let (from, to, recipient, taken) = {
+            let mut guard = lock(&self.log.state);
+            let state = &mut *guard;
+            let Some(index) = state.find(self.key) else {
+                return Taken {
+                    messages: 0,
+                    closed: true,
+                    woken: false,
+                };
             };
+            let reader = &state.readers[index];
+            let from = reader.position;
+            let mut to = reader.stop.unwrap_or(state.end).min(state.end);
+            if to > state.tail_start && state.tail.len() > COPIED_UNDER_LOCK {
+                state.seal();
+            }
+            let mut gathered = 0;
+            for part in &state.sealed {
+                if part.end() <= from || part.start >= to {
+                    continue;
+                }
+                sealed.push((part.start, Arc::clone(&part.bytes)));
+                gathered += part.bytes.len();
+                if gathered >= MOST_TAKEN {
+                    to = to.min(part.end());
+                    break;
+                }
+            }
+            if to > state.tail_start {
+                let copied = from.max(state.tail_start) - state.tail_start;
+                let stop = to - state.tail_start;
+                tail.extend_from_slice(&state.tail[copied as usize..stop as usize]);
+            }
+            // A run this reader took part of must not grow: its next take starts after it.
+            if state.open_run.is_some_and(|run| run.at < to) {
+                state.open_run = None;
+            }
+            let was_low = from == state.low;
+            let reader = &mut state.readers[index];
+            let recipient = reader.recipient();
+            reader.position = to;
+            let woken = std::mem::take(&mut reader.wake_requested);
+            let closed = reader.stop.is_some_and(|stop| to >= stop);
+            let nothing = from == to;
+            if nothing && !closed && !woken && !reader.waiting {
+                reader.waiting = true;
+                state.waiting += 1;
+            }
+            if was_low {
+                state.trim();
+            }
+            (
+                from,
+                to,
+                recipient,
+                Taken {
+                    messages: 0,
+                    closed,
+                    woken,
+                },
+            )
         };
-        let reader = &state.readers[index];
-        let to = reader.stop.unwrap_or(state.end).min(state.end);
+        let tail_start = to - tail.len() as u64;
+        let parts = sealed
+            .iter()
+            .map(|(start, bytes)| (*start, bytes.as_slice()))
+            .chain([(tail_start, tail.as_slice())]);
         let mut messages = 0;
-        let reached = state.walk(reader, reader.position, to, |bytes, count| {
+        walk(parts, recipient, from, to, |bytes, count| {
             into.extend_from_slice(bytes);
             messages += count;
-            into.len() < MOST_TAKEN
         });
-        // A run this reader took part of must not grow: its next take starts after it.
-        if state
-            .open_run
-            .is_some_and(|run| run.at < reached && reached == state.end)
-        {
-            state.open_run = None;
-        }
-        let was_low = state.readers[index].position == state.low;
-        let reader = &mut state.readers[index];
-        reader.position = reached;
-        let woken = std::mem::take(&mut reader.wake_requested);
-        let closed = reader.stop.is_some_and(|stop| reached >= stop);
-        if into.is_empty() && !closed && !woken && !reader.waiting {
-            reader.waiting = true;
-            state.waiting += 1;
-        }
-        if was_low {
-            state.trim();
-        }
-        Taken {
-            messages,
-            closed,
-            woken,
-        }
+        Taken { messages, ..taken }
     }
 
     /// Wakes the writer even with nothing queued, for bytes its protocol state has to send (a TLS
@@ -742,10 +817,15 @@ impl Outbox {
         let reader = &state.readers[index];
         let mut messages = 0;
         let to = reader.stop.unwrap_or(state.end);
-        state.walk(reader, reader.position, to, |_, count| {
-            messages += count;
-            true
-        });
+        walk(
+            state.parts(),
+            reader.recipient(),
+            reader.position,
+            to,
+            |_, count| {
+                messages += count;
+            },
+        );
         let reader = state.readers.swap_remove(index);
         if reader.waiting {
             state.waiting -= 1;
@@ -764,6 +844,11 @@ impl Drop for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes the log keeps.
+    fn held(state: &LogState) -> usize {
+        state.parts().map(|(_, bytes)| bytes.len()).sum()
+    }
 
     fn registered(log: &Arc<OutboundLog>) -> (Outbox, Receiver<()>) {
         let (outbox, doorbell) = log.reader();
@@ -1045,14 +1130,7 @@ mod tests {
         for _ in 0..2000 {
             send(&log, &line);
         }
-        let held = |log: &OutboundLog| {
-            let state = lock(&log.state);
-            state
-                .chunks
-                .iter()
-                .map(|chunk| chunk.bytes.len())
-                .sum::<usize>()
-        };
+        let held = |log: &OutboundLog| held(&lock(&log.state));
         assert!(held(&log) >= 2_000_000);
         let mut total = 0;
         loop {
@@ -1242,7 +1320,7 @@ mod tests {
             }
         }
         let state = lock(&log.state);
-        let held: usize = state.chunks.iter().map(|chunk| chunk.bytes.len()).sum();
+        let held = held(&state);
         assert!(held < CHUNK + 4000, "{held}");
     }
 }
