@@ -253,8 +253,9 @@ fn with_no_file_and_no_option_it_is_a_tcp_server_on_port_60001() {
     // The default binds every IPv4 interface on port 60001. So as not to open that to the network,
     // the test holds 127.0.0.1:60001 itself: the command must then fail to listen on exactly
     // 0.0.0.0:60001, which shows the default without the command ever listening.
-    let _held = TcpListener::bind("127.0.0.1:60001")
-        .expect("port 60001 on loopback must be free for this test");
+    // If something else on the machine holds the port, the command cannot listen either, which
+    // is what this test looks for; so a failure to bind here is no reason to fail.
+    let _held = TcpListener::bind("127.0.0.1:60001").ok();
     let mut tool = Tool::start::<&str>(&[]);
     let (status, output) = tool.exit_within(WAIT);
     assert_eq!(status.code(), Some(1), "{:#?}", tool.stderr());
@@ -592,12 +593,13 @@ fn a_bad_setting_is_one_line_naming_file_line_and_key() {
         "Plugin_Remote_RetryCount=many",
     ]);
     let (status, output) = tool.exit_within(WAIT);
-    assert!(!status.success(), "{status:?}");
+    // A wrong command line: the message names the option as written, with no line number.
+    assert_eq!(status.code(), Some(2), "{status:?}");
     assert!(output.is_empty(), "{output:?}");
     let stderr = tool.stderr();
     assert_eq!(stderr.len(), 1, "{stderr:#?}");
     assert!(
-        stderr[0].contains("--set:2: Plugin_Remote_RetryCount=many"),
+        stderr[0].contains("--set Plugin_Remote_RetryCount=many: not a number of retries"),
         "{stderr:#?}"
     );
 }
