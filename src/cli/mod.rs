@@ -87,10 +87,6 @@ fn run(options: Box<Options>, signals: Option<&Receiver<&'static str>>) -> Resul
         })?),
         None => None,
     };
-    let mut host = HostOptions::default();
-    host.flush_timeout = FLUSH_TIMEOUT;
-    let remote =
-        Remote::start_with(&config, host).map_err(|error| Failure::Runtime(error.to_string()))?;
     let plan = Plan {
         max_line_length: config.max_line_length,
         keep_while_disconnected: config.keep_while_disconnected,
@@ -103,7 +99,12 @@ fn run(options: Box<Options>, signals: Option<&Receiver<&'static str>>) -> Resul
         read_stdin: !options.ignore_stdin,
         wait_peer: options.wait_peer,
     };
-    session::run(remote, plan, signals)
+    let input = session::start_input(&plan);
+    let mut host = HostOptions::default();
+    host.flush_timeout = FLUSH_TIMEOUT;
+    let remote =
+        Remote::start_with(&config, host).map_err(|error| Failure::Runtime(error.to_string()))?;
+    session::run(remote, plan, input, signals)
 }
 
 /// The settings of the files and the options as one [`Config`]: the default server when no

@@ -6,9 +6,9 @@
 //! holding (its backlog kept while no peer is connected) and the counting ([`Stats`]).
 
 use std::io::{self, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 use mmdagent_remote::agent::{connection_message, StandIn};
 use mmdagent_remote::{AudioRecorder, Event, Item, Remote, Stats};
 
@@ -17,6 +17,9 @@ use crate::cli::stdin::lines_of_stdin;
 /// Lines a client holds while it is not connected, unless `Plugin_Remote_KeepWhileDisconnected`
 /// asks for more; when that many wait, the command stops reading standard input until connected.
 pub const HELD_LINES: usize = 10_000;
+
+/// How long a client that gave up waits for more of standard input, to count it as not delivered.
+const UNSENT_INPUT_WAIT: Duration = Duration::from_millis(100);
 
 /// Why the command failed, and so its exit status.
 #[derive(Debug)]
@@ -41,7 +44,7 @@ pub struct Plan {
 }
 
 /// Standard input, as far as the command has come with it.
-enum Input {
+pub enum Input {
     /// Not read: `--no-stdin`.
     Ignored,
     /// Not read yet: `--wait-peer`, and no peer has connected.
@@ -60,20 +63,26 @@ enum End {
     GaveUp(String),
 }
 
-/// Runs until the end, shuts `remote` down, and says how it went.
-pub fn run(
-    remote: Remote,
-    plan: Plan,
-    signals: Option<&Receiver<&'static str>>,
-) -> Result<(), Failure> {
-    let input = if !plan.read_stdin {
+/// Standard input as the plan says: read from now on, waited for, or ignored. Started before the
+/// transports, so that lines already piped in are read before a client can give up.
+pub fn start_input(plan: &Plan) -> Input {
+    if !plan.read_stdin {
         Input::Ignored
     } else if plan.wait_peer {
         log::info!("waiting for a peer before reading standard input (--wait-peer)");
         Input::WaitingForPeer
     } else {
         Input::Reading(lines_of_stdin(plan.max_line_length))
-    };
+    }
+}
+
+/// Runs until the end, shuts `remote` down, and says how it went.
+pub fn run(
+    remote: Remote,
+    plan: Plan,
+    input: Input,
+    signals: Option<&Receiver<&'static str>>,
+) -> Result<(), Failure> {
     let mut session = Session {
         stand_in: plan.stand_in.then(StandIn::new),
         plan,
@@ -147,7 +156,8 @@ struct Session {
     /// Standard input is not read while the held lines are at their limit.
     paused: bool,
     gave_up: Vec<String>,
-    /// Lines the library would not send at all (they cannot be encoded).
+    /// Lines the library would not send at all (they cannot be encoded), and lines read but not
+    /// sent because every client gave up.
     refused_lines: u64,
 }
 
@@ -196,16 +206,18 @@ impl Session {
             }
             Event::GaveUp { target, reason, .. } => {
                 // The reason names the address already when it is about one.
-                self.gave_up.push(if reason.contains(target.as_str()) {
+                let address = reason.split(": ").next().unwrap_or_default();
+                self.gave_up.push(if target.contains(address) {
                     reason.clone()
                 } else {
                     format!("{target}: {reason}")
                 });
                 if self.plan.servers == 0 && self.gave_up.len() == self.plan.clients {
-                    return Some(End::GaveUp(format!(
-                        "every connection gave up: {}",
-                        self.gave_up.join("; ")
-                    )));
+                    let mut why = format!("every connection gave up: {}", self.gave_up.join("; "));
+                    if let Some(unread) = self.count_unsent_input() {
+                        why.push_str(unread);
+                    }
+                    return Some(End::GaveUp(why));
                 }
             }
             _ => {}
@@ -214,6 +226,28 @@ impl Session {
             return Some(End::OutputClosed);
         }
         None
+    }
+
+    /// Counts the lines standard input still gives, as not delivered, once nothing can deliver
+    /// them: what a pipe already holds is counted up to its end; a line that does not come within
+    /// [`UNSENT_INPUT_WAIT`] is taken as none coming. Returns a note when the input was left
+    /// unread.
+    fn count_unsent_input(&mut self) -> Option<&'static str> {
+        let Input::Reading(lines) = &self.input else {
+            return None;
+        };
+        loop {
+            match lines.recv_timeout(UNSENT_INPUT_WAIT) {
+                Ok(_) => self.refused_lines += 1,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.input = Input::Ended;
+                    return None;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Some(" (standard input was not read to its end)")
+                }
+            }
+        }
     }
 
     fn record(&mut self, event: &Event) {
