@@ -45,6 +45,15 @@ pub enum Error {
     },
     /// A setting has a value that cannot be used, or conflicts with another setting.
     Setting(Box<SettingError>),
+    /// A file other than settings could not be read (a CA certificate, a TLS certificate or key).
+    ReadFile {
+        /// What the file was to hold, in words (`the CA file`).
+        what: &'static str,
+        /// The file that was asked for.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: io::Error,
+    },
     /// A message cannot be encoded for the wire (for example, it contains a newline).
     InvalidMessage(String),
     /// A server could not listen on its address (in use, or not this machine's).
@@ -107,6 +116,9 @@ impl fmt::Display for Error {
             Error::ReadSettings { path, source } => {
                 write!(f, "cannot read settings file {}: {source}", path.display())
             }
+            Error::ReadFile { what, path, source } => {
+                write!(f, "cannot read {what} {}: {source}", path.display())
+            }
             Error::Setting(setting) => setting.fmt(f),
             Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
             Error::Bind { address, source } => write!(f, "cannot listen on {address}: {source}"),
@@ -126,6 +138,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::ReadSettings { source, .. }
+            | Error::ReadFile { source, .. }
             | Error::Bind { source, .. }
             | Error::Spawn(source) => Some(source),
             Error::Setting(_)

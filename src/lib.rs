@@ -204,6 +204,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub mod agent;
 mod audio;
 mod codec;
@@ -223,10 +228,11 @@ pub use codec::{
     LineDecoder, Message, MAX_AUDIO_CHUNK_LENGTH,
 };
 pub use config::{
-    known_keys, Config, ConfigWarning, KeyHelp, MdfSettings, RetryLimit, RetryPolicy,
-    TcpClientConfig, TcpServerConfig, TlsIdentity, WebSocketClientConfig, WebSocketServerConfig,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS,
-    DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
+    known_keys, AddressError, Config, ConfigWarning, HostPort, KeyHelp, ListenAddress, MdfSettings,
+    RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, TlsIdentity, WebSocketClientConfig,
+    WebSocketServerConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS, DEFAULT_PORT, DEFAULT_WEBSOCKET_PORT,
+    MAX_LINE_LENGTH_LIMIT,
 };
 pub use error::{Error, Origin, SettingError, WavError, WavProblem};
 pub use host::{Events, RecvError, RecvTimeoutError, Remote, TryRecvError};

@@ -253,8 +253,9 @@ fn with_no_file_and_no_option_it_is_a_tcp_server_on_port_60001() {
     // The default binds every IPv4 interface on port 60001. So as not to open that to the network,
     // the test holds 127.0.0.1:60001 itself: the command must then fail to listen on exactly
     // 0.0.0.0:60001, which shows the default without the command ever listening.
-    let _held = TcpListener::bind("127.0.0.1:60001")
-        .expect("port 60001 on loopback must be free for this test");
+    // If something else on the machine holds the port, the command cannot listen either, which
+    // is what this test looks for; so a failure to bind here is no reason to fail.
+    let _held = TcpListener::bind("127.0.0.1:60001").ok();
     let mut tool = Tool::start::<&str>(&[]);
     let (status, output) = tool.exit_within(WAIT);
     assert_eq!(status.code(), Some(1), "{:#?}", tool.stderr());
@@ -592,12 +593,13 @@ fn a_bad_setting_is_one_line_naming_file_line_and_key() {
         "Plugin_Remote_RetryCount=many",
     ]);
     let (status, output) = tool.exit_within(WAIT);
-    assert!(!status.success(), "{status:?}");
+    // A wrong command line: the message names the option as written, with no line number.
+    assert_eq!(status.code(), Some(2), "{status:?}");
     assert!(output.is_empty(), "{output:?}");
     let stderr = tool.stderr();
     assert_eq!(stderr.len(), 1, "{stderr:#?}");
     assert!(
-        stderr[0].contains("--set:2: Plugin_Remote_RetryCount=many"),
+        stderr[0].contains("--set Plugin_Remote_RetryCount=many: not a number of retries"),
         "{stderr:#?}"
     );
 }
@@ -827,4 +829,376 @@ fn stand_in_speaks_to_every_peer_for_a_time_that_grows_with_the_text() {
         "stopped only after {:?}",
         sent.elapsed()
     );
+}
+
+// Issue 9: a session. Nothing piped is lost, every setting holds, signals end it cleanly.
+
+/// A free loopback port, let go at once, for a server the test starts after the command. It is
+/// taken below the kernel's range for outgoing connections, so no connection made meanwhile (by
+/// the other tests, or the command's own attempts) can take it as its local port.
+fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TRIES: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .clamp(2048, 65535);
+    for _ in 0..1000 {
+        let seed =
+            std::process::id().wrapping_mul(7919) + TRIES.fetch_add(1, Ordering::Relaxed) * 104_729;
+        let port = u16::try_from(1024 + seed % (ephemeral_low - 1024)).expect("a port");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_low}");
+}
+
+/// Runs the command as a client with `args`, pipes one line into it and ends its input.
+fn pipe_one_line(args: &[String], line: &str) -> Tool {
+    let mut tool = Tool::start(args);
+    tool.send(line);
+    tool.close_stdin();
+    tool
+}
+
+#[test]
+fn a_line_piped_into_connect_arrives_in_every_run_with_the_server_up_before_or_after() {
+    for run in 0..20 {
+        let line = format!("MSG|{run}");
+        let server_first = run % 2 == 0;
+        let (listener, port) = if server_first {
+            let (listener, _) = controller_listener();
+            let port = listener.local_addr().unwrap().port();
+            (Some(listener), port)
+        } else {
+            (None, free_port())
+        };
+        let args = vec![
+            "--connect".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--set".to_owned(),
+            "Plugin_Remote_RetryForever=true".to_owned(),
+            "--set".to_owned(),
+            "Plugin_Remote_RetryInterval=20ms".to_owned(),
+        ];
+        let mut tool = pipe_one_line(&args, &line);
+        // The scenario itself: the server comes up only after the command has started.
+        let listener = listener.unwrap_or_else(|| {
+            TcpListener::bind(("127.0.0.1", port)).expect("the port is still free")
+        });
+        let connection = accept(&listener);
+        assert_eq!(LineReader::new(&connection).line(), line, "run {run}");
+        let (status, _) = tool.exit_within(WAIT);
+        assert!(status.success(), "run {run}: {:#?}", tool.stderr());
+    }
+}
+
+#[test]
+fn a_line_piped_into_websocket_arrives_in_every_run_with_the_server_up_before_or_after() {
+    let websocket_server = |port: u16| {
+        let mut config = Config::default();
+        config.websocket_server = Some(WebSocketServerConfig::new(port));
+        Remote::start(&config).expect("a WebSocket server")
+    };
+    let running = websocket_server(0);
+    let running_port = running.websocket_addr().unwrap().port();
+    for run in 0..20 {
+        let line = format!("MSG|{run}");
+        let server_first = run % 2 == 0;
+        let port = if server_first {
+            running_port
+        } else {
+            free_port()
+        };
+        let args = vec![
+            "--websocket".to_owned(),
+            format!("ws://127.0.0.1:{port}/chat"),
+            "--set".to_owned(),
+            "Plugin_Remote_RetryForever=true".to_owned(),
+            "--set".to_owned(),
+            "Plugin_Remote_RetryInterval=20ms".to_owned(),
+        ];
+        let mut tool = pipe_one_line(&args, &line);
+        let late;
+        let server = if server_first {
+            &running
+        } else {
+            late = websocket_server(port);
+            &late
+        };
+        assert_eq!(next_message(server), line, "run {run}");
+        let (status, _) = tool.exit_within(WAIT);
+        assert!(status.success(), "run {run}: {:#?}", tool.stderr());
+    }
+}
+
+#[test]
+fn a_line_piped_against_nothing_listening_exits_1_every_time_saying_so() {
+    let refused = refused_address();
+    // `echo X | mmdagent-remote ...`: the line is there from the start, then the end of input.
+    let dir = Scratch::new("piped");
+    let piped = dir.write("piped.txt", "X\n");
+    for run in 0..20 {
+        let target = if run % 2 == 0 {
+            ["--connect".to_owned(), refused.to_string()]
+        } else {
+            ["--websocket".to_owned(), format!("ws://{refused}/chat")]
+        };
+        let stdin = fs::File::open(&piped).expect("the piped file");
+        let mut tool = Tool::start_with_stdin(&target, Stdio::from(stdin));
+        let (status, output) = tool.exit_within(WAIT);
+        assert_eq!(status.code(), Some(1), "run {run}: {:#?}", tool.stderr());
+        assert!(output.is_empty(), "{output:?}");
+        let said = tool.stderr().last().cloned().unwrap_or_default();
+        // The line was piped, so it counts whether or not the command had read it yet.
+        assert!(
+            said.contains("every connection gave up") && said.contains("1 line was not delivered"),
+            "run {run}: {said}"
+        );
+        // The address is named once, not twice.
+        assert_eq!(said.matches(&refused.to_string()).count(), 1, "{said}");
+    }
+}
+
+#[test]
+fn a_server_says_how_many_lines_reached_no_peer_and_wait_peer_holds_them() {
+    let (mut tool, _) =
+        start_listening(|port| vec!["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    tool.send("LOST|1");
+    tool.send("LOST|2");
+    tool.close_stdin();
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{:#?}", tool.stderr());
+    tool.wait_stderr(&["2 lines reached no peer"]);
+
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "-l".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--wait-peer".to_owned(),
+        ]
+    });
+    tool.send("KEPT|1");
+    let (_peer, mut reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(reads.line(), "KEPT|1");
+}
+
+#[test]
+fn the_default_server_honours_the_server_keys() {
+    // Only the address: the command must try exactly 127.0.0.1:60001. Holding that port (or
+    // finding it held) makes it fail there, which shows the address without opening anything.
+    let _held = TcpListener::bind("127.0.0.1:60001").ok();
+    let mut tool = Tool::start(&["--set", "Plugin_Remote_BindAddress=127.0.0.1"]);
+    let (status, _) = tool.exit_within(WAIT);
+    assert_eq!(status.code(), Some(1), "{:#?}", tool.stderr());
+    tool.wait_stderr(&["cannot listen on 127.0.0.1:60001"]);
+
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--set".to_owned(),
+            "Plugin_Remote_BindAddress=127.0.0.1".to_owned(),
+            "--set".to_owned(),
+            format!("Plugin_Remote_ListenPort={port}"),
+            "--max-peers".to_owned(),
+            "1".to_owned(),
+        ]
+    });
+    tool.wait_stderr(&[&format!("listening on 127.0.0.1:{port}")]);
+    let (_first, _) = connect(port);
+    tool.expect_line(CONNECTED);
+    let (second, mut second_reads) = connect(port);
+    assert!(
+        second_reads.until_closed().is_empty(),
+        "over the limit of 1"
+    );
+    drop(second);
+    tool.wait_stderr(&["limit of 1"]);
+}
+
+/// A bare WebSocket client of the command's server, reading with a timeout.
+fn websocket_peer(port: u16) -> tungstenite::WebSocket<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the command");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let (websocket, _) = tungstenite::client(format!("ws://127.0.0.1:{port}/chat"), stream)
+        .expect("the WebSocket upgrade");
+    websocket
+}
+
+#[test]
+fn sigterm_and_sigint_write_what_is_queued_close_and_exit_zero() {
+    use tungstenite::Message as Frame;
+    for signal in ["TERM", "INT"] {
+        let (mut tool, port) = start_listening(|port| {
+            vec![
+                "--serve-websocket".to_owned(),
+                format!("127.0.0.1:{port}/chat"),
+                "--stand-in".to_owned(),
+            ]
+        });
+        // The listener reads nothing until the command has been signalled.
+        let mut listener = websocket_peer(port);
+        tool.expect_line(CONNECTED);
+        let mut speaker = websocket_peer(port);
+        tool.expect_line(CONNECTED);
+        let lines: Vec<String> = (1..=50).map(|n| format!("PING|{n}")).collect();
+        for line in &lines {
+            speaker.send(Frame::text(format!("{line}\n"))).unwrap();
+        }
+        // Each line written by the command has been forwarded (queued) to both peers first.
+        for line in &lines {
+            tool.expect_line(line);
+        }
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &tool.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let (status, rest) = tool.exit_within(WAIT);
+        assert!(
+            status.success(),
+            "SIG{signal}: {status:?}: {:#?}",
+            tool.stderr()
+        );
+        assert_eq!(rest, [DISCONNECTED, DISCONNECTED], "SIG{signal}");
+
+        let mut received = Vec::new();
+        let closed = loop {
+            match listener.read() {
+                Ok(Frame::Text(text)) => received.push(text.trim_end().to_owned()),
+                Ok(Frame::Close(_)) => break true,
+                Ok(_) => {}
+                Err(_) => break false,
+            }
+        };
+        assert_eq!(received, lines, "SIG{signal}");
+        assert!(closed, "SIG{signal}: no Close frame");
+    }
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn serve_websocket_serves_wss_with_tls_cert_and_tls_key() {
+    let data = |name: &str| format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--serve-websocket".to_owned(),
+            format!("127.0.0.1:{port}/chat"),
+            "--tls-cert".to_owned(),
+            data("server.pem"),
+            "--tls-key".to_owned(),
+            data("server.key"),
+        ]
+    });
+    tool.wait_stderr(&["listening on wss://"]);
+    let mut client = WebSocketClientConfig::new("127.0.0.1", port, "/chat");
+    client.tls = true;
+    client.ca_file = Some(data("ca.pem").into());
+    let mut config = Config::default();
+    config.websocket_client = Some(client);
+    let agent = Remote::start(&config).expect("a wss client");
+    wait_for(&agent, "connected over wss", |event| match event {
+        Event::Connected { .. } => Some(()),
+        Event::GaveUp { reason, .. } => panic!("could not connect: {reason}"),
+        _ => None,
+    });
+    tool.expect_line(CONNECTED);
+    agent.send_message("SECURE", "hello").unwrap();
+    tool.expect_line("SECURE|hello");
+    tool.send("SECURE|back");
+    assert_eq!(next_message(&agent), "SECURE|back");
+}
+
+#[test]
+fn an_agent_over_the_websocket_limit_is_told_503() {
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--serve-websocket".to_owned(),
+            format!("127.0.0.1:{port}/chat"),
+            "--max-peers=1".to_owned(),
+        ]
+    });
+    let _first = websocket_peer(port);
+    tool.expect_line(CONNECTED);
+    let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second.set_read_timeout(Some(WAIT)).unwrap();
+    second
+        .write_all(
+            b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    let _ = second.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{answer}"
+    );
+    assert!(answer.contains("limit of 1"), "{answer}");
+}
+
+#[test]
+fn options_are_parsed_as_people_write_them() {
+    // Exit 2 with a message naming what was written.
+    for (args, said) in [
+        (&["--listn", "5000"][..], "did you mean --listen?"),
+        (
+            &["-l5000", "-l=5001"],
+            "-l 5001: --listen takes one value and was given already (-l 5000)",
+        ),
+        (
+            &["--set", "Plugin_Remote_ListenPrt=5"],
+            "--set Plugin_Remote_ListenPrt=5: unknown key; did you mean Plugin_Remote_ListenPort?",
+        ),
+        (
+            &["--set", "Plugin_Julius_Conf=x"],
+            "not a Plugin_Remote_ key",
+        ),
+        (
+            &["--websocket", "ftp://x"],
+            "--websocket ftp://x: not a WebSocket URL",
+        ),
+        (&["--tls-cert", "c.pem"], "--tls-cert"),
+    ] {
+        let mut tool = Tool::start(args);
+        let (status, output) = tool.exit_within(WAIT);
+        assert_eq!(status.code(), Some(2), "{args:?}: {:#?}", tool.stderr());
+        assert!(output.is_empty(), "{output:?}");
+        let stderr = tool.stderr().join("\n");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains(":1:"),
+            "{args:?} named as a file line: {stderr}"
+        );
+    }
+    // Flags combine: -hV is help.
+    let mut tool = Tool::start(&["-hV"]);
+    let (status, output) = tool.exit_within(WAIT);
+    assert!(status.success());
+    assert!(output.join("\n").contains("--wait-peer"));
+    // A value attached to a short option.
+    let (mut tool, port) =
+        start_listening(|port| vec![format!("-l127.0.0.1:{port}"), "-q".to_owned()]);
+    let (_peer, _) = connect(port);
+    tool.expect_line(CONNECTED);
+}
+
+#[test]
+fn the_stand_in_answers_av_start_and_av_end_as_the_agent_does() {
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--stand-in".to_owned(),
+        ]
+    });
+    let (mut peer, mut reads) = connect(port);
+    tool.expect_line(CONNECTED);
+    assert_eq!(reads.line(), CONNECTED);
+    peer.write_all(b"__AV_START\n__AV_SETMODEL,0\n__AV_END\n")
+        .unwrap();
+    assert_eq!(reads.line(), "AVATAR|START");
+    assert_eq!(reads.line(), "AVATAR|END");
 }

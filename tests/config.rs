@@ -1873,3 +1873,29 @@ fn keep_while_disconnected_is_zero_by_default_and_takes_a_count() {
         );
     }
 }
+
+#[test]
+fn a_key_for_a_transport_that_does_not_run_is_a_warning_that_says_why() {
+    let (config, warnings) = with_warnings(
+        "Plugin_Remote_EnableClient=true\nPlugin_Remote_ListenPort=5000\nPlugin_Remote_MaxPeers=3\n\
+         Plugin_Remote_Websocket_Directory=/chat\n",
+    );
+    assert!(config.tcp_server.is_none());
+    let said: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(said.len(), 3, "{said:#?}");
+    assert!(said[0].contains("test.mdf:2: Plugin_Remote_ListenPort: no effect: no TCP server runs"));
+    assert!(said[1].contains("Plugin_Remote_MaxPeers: no effect: no TCP server runs"));
+    assert!(said[2].contains("Plugin_Remote_Websocket_Directory: no effect: no WebSocket client"));
+
+    let (_, warnings) = with_warnings("Plugin_Remote_Port=5000\nPlugin_Remote_RetryCount=2\n");
+    let said: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        said[0].contains("neither a TCP server nor a TCP client runs"),
+        "{said:#?}"
+    );
+    assert!(said[1].contains("no client runs"), "{said:#?}");
+
+    let (_, warnings) =
+        with_warnings("Plugin_Remote_EnableServer=true\nPlugin_Remote_ListenPort=5000\n");
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}

@@ -430,9 +430,12 @@ fn the_server_turns_away_one_agent_over_its_limit() {
     wait_for(&server, "Refused", |event| {
         matches!(event, Event::Refused { max_peers: 1, .. }).then_some(())
     });
-    wait_for(&second, "GaveUp", |event| {
-        matches!(event, Event::GaveUp { .. }).then_some(())
+    let (reason, _) = wait_for(&second, "GaveUp", |event| match event {
+        Event::GaveUp { reason, .. } => Some(reason.clone()),
+        _ => None,
     });
+    // Told why, with an HTTP status, rather than closed without a word.
+    assert!(reason.contains("503"), "{reason}");
     first.send(&message("STILL", "served")).unwrap();
     assert_eq!(next_message(&server), "STILL|served");
 }

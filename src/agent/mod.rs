@@ -1,5 +1,6 @@
 //! The agent's own vocabulary, typed: the commands a controller sends ([`Command`]), the events it
-//! receives ([`AgentEvent`]), and speech that is never cut ([`split_utterance`], [`Speaker`]).
+//! receives ([`AgentEvent`]), speech that is never cut ([`split_utterance`], [`Speaker`]), and the
+//! agent's own answers on the wire, for standing in for it ([`StandIn`], [`connection_message`]).
 //!
 //! This module sits above the codec and the host: it turns typed commands into [`Message`]s and
 //! messages into typed events, and [`Speaker`] sends through a [`Remote`](crate::Remote). It opens
@@ -88,11 +89,13 @@
 mod command;
 mod event;
 mod speaker;
+mod stand_in;
 mod text;
 mod utterance;
 
 pub use command::{Command, CoordinateFrame, MotionRepeat, MotionScope, Movement};
 pub use event::AgentEvent;
 pub use speaker::{Speaker, SpeechTimeout, Spoken};
+pub use stand_in::{connection_message, stand_in_speaking_time, StandIn};
 pub use text::{make_text_safe, CommandError, BAR_REPLACEMENT, MAX_AGENT_LINE_BYTES};
 pub use utterance::split_utterance;

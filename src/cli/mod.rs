@@ -1,32 +1,41 @@
 //! The `mmdagent-remote` command: the library's transports on standard input and output.
 //!
-//! Everything a library user would also want (settings, transports, audio files) is the library's;
-//! this module only turns the command line into a [`Config`], lines of input into messages, and
-//! events into lines of output.
+//! Everything a library user would also want (settings, transports, the stand-in's answers, the
+//! `REMOTE_EVENT_*` lines, audio files) is the library's; this module only turns the command line
+//! into a [`Config`], and wires standard input, standard output and signals to a [`Remote`].
 
 mod args;
-mod stand_in;
+mod help;
+mod session;
+#[cfg(unix)]
+#[allow(unsafe_code)] // signal handlers need FFI; see the module for why it is sound
+mod signal;
+mod stdin;
 
-use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::thread;
-use std::time::Instant;
+use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::Receiver;
 use mmdagent_remote::{
-    AudioRecorder, Config, Event, Item, MdfSettings, Message, Remote, TcpServerConfig, Transport,
+    known_keys, AudioRecorder, Config, Error, HostOptions, MdfSettings, Origin, Remote,
 };
 
 use args::{Command, Options};
-use stand_in::SpeechStandIn;
+use session::{Failure, Plan, HELD_LINES};
+
+/// Where the default server's switch comes from, in messages about it.
+const DEFAULT_SERVER: &str = "(the default TCP server, no transport being named)";
+/// The key that sets the peer limit of whichever server runs.
+const MAX_PEERS_KEY: &str = "Plugin_Remote_MaxPeers";
+/// How long shutting down waits for a peer to take what is queued for it.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the command with the process's arguments; the exit status is described in `--help`.
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = match args::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
         Ok(Command::Help) => {
-            print!("{}", args::help());
+            print!("{}", help::help());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
@@ -38,327 +47,141 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(options) {
+    let level = match options.verbosity {
+        ..=-3 => "off",
+        -2 => "error",
+        -1 => "warn",
+        0 => "info",
+        1 => "debug",
+        2.. => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    #[cfg(unix)]
+    let signals = signal::SignalWatch::start();
+    #[cfg(unix)]
+    let signals_received = signals.as_ref().map(signal::SignalWatch::received);
+    #[cfg(not(unix))]
+    let signals_received = None;
+    // Printed rather than logged, so it shows whatever the log level.
+    match run(options, signals_received) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            // Printed rather than logged, so it shows whatever RUST_LOG says.
+        Err(Failure::Usage(message)) => {
+            eprintln!("mmdagent-remote: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
             eprintln!("mmdagent-remote: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn configure(options: &Options) -> Result<Config, String> {
+fn run(options: Box<Options>, signals: Option<&Receiver<&'static str>>) -> Result<(), Failure> {
+    let config = configure(&options)?;
+    let recorder = match &options.save_audio {
+        Some(folder) => Some(AudioRecorder::new(folder).map_err(|error| {
+            Failure::Runtime(format!(
+                "--save-audio {}: cannot save audio there: {error}",
+                folder.display()
+            ))
+        })?),
+        None => None,
+    };
+    let plan = Plan {
+        max_line_length: config.max_line_length,
+        keep_while_disconnected: config.keep_while_disconnected,
+        clients: usize::from(config.tcp_client.is_some())
+            + usize::from(config.websocket_client.is_some()),
+        servers: usize::from(config.tcp_server.is_some())
+            + usize::from(config.websocket_server.is_some()),
+        recorder,
+        stand_in: options.stand_in,
+        read_stdin: !options.ignore_stdin,
+        wait_peer: options.wait_peer,
+    };
+    let input = session::start_input(&plan);
+    let mut host = HostOptions::default();
+    host.flush_timeout = FLUSH_TIMEOUT;
+    let remote =
+        Remote::start_with(&config, host).map_err(|error| Failure::Runtime(error.to_string()))?;
+    session::run(remote, plan, input, signals)
+}
+
+/// The settings of the files and the options as one [`Config`]: the default server when no
+/// transport is named, the peer limit for whichever server runs, and lines held by a client.
+fn configure(options: &Options) -> Result<Config, Failure> {
     let mut settings = MdfSettings::new();
     for file in &options.files {
         settings
             .load_file(file)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Failure::Runtime(error.to_string()))?;
     }
-    for (option, assignment) in &options.settings {
-        let key = assignment.split('=').next().unwrap_or_default();
+    for setting in &options.settings {
+        let key = setting.assignment.split('=').next().unwrap_or_default();
         if !key.to_ascii_lowercase().starts_with("plugin_remote_") {
-            log::warn!("{option} {assignment}: {key} is not a Plugin_Remote_ key; ignored");
+            return Err(Failure::Usage(format!(
+                "{}: {key} is not a Plugin_Remote_ key, the only keys this command reads",
+                setting.source
+            )));
         }
-        settings.set_from(option, assignment);
+        settings.set_from(&setting.source, &setting.assignment);
     }
-    let mut config = settings.to_config().map_err(|error| error.to_string())?;
-    config.websocket_server = options.serve_websocket.clone();
-    if !config.has_transport() {
-        config.tcp_server = Some(TcpServerConfig::default());
+    let from_option = |origin: &Origin| {
+        options
+            .settings
+            .iter()
+            .any(|setting| *setting.source == *origin.source)
+    };
+    let interpret = |settings: &MdfSettings| {
+        settings
+            .to_config_with_warnings()
+            .map_err(|error| match &error {
+                // The option names the key and value already; no line number for an option.
+                Error::Setting(setting) if from_option(&setting.origin) => {
+                    Failure::Usage(format!("{}: {}", setting.origin.source, setting.problem))
+                }
+                _ => Failure::Runtime(error.to_string()),
+            })
+    };
+    let (mut config, mut warnings) = interpret(&settings)?;
+    if !config.has_transport() && options.serve_websocket.is_none() {
+        settings.set_from(DEFAULT_SERVER, "Plugin_Remote_EnableServer=true");
+        (config, warnings) = interpret(&settings)?;
+    }
+    if let Some(server) = &options.serve_websocket {
+        let mut server = server.clone();
+        // The library has checked the value; the key applies to this server too.
+        if let Some(max_peers) = settings
+            .get(MAX_PEERS_KEY)
+            .and_then(|value| value.trim().parse().ok())
+        {
+            server.max_peers = max_peers;
+            warnings.retain(|warning| warning.key != MAX_PEERS_KEY);
+        }
+        config.websocket_server = Some(server);
+    }
+    // A key typed on the command line and not known is a mistake to fix now; in a file shared
+    // with the agent it stays a warning.
+    if let Some(unknown) = warnings.iter().find(|warning| {
+        from_option(&warning.origin) && !known_keys().any(|key| key.name == warning.key)
+    }) {
+        return Err(Failure::Usage(format!(
+            "{}: {}",
+            unknown.origin.source,
+            unknown
+                .message
+                .replace("unknown key, ignored", "unknown key")
+        )));
+    }
+    for warning in warnings {
+        if from_option(&warning.origin) {
+            log::warn!("{}: {}", warning.origin.source, warning.message);
+        } else {
+            log::warn!("{warning}");
+        }
+    }
+    if config.tcp_client.is_some() || config.websocket_client.is_some() {
+        config.keep_while_disconnected = config.keep_while_disconnected.max(HELD_LINES);
     }
     Ok(config)
-}
-
-fn run(options: Box<Options>) -> Result<(), String> {
-    let config = configure(&options)?;
-    let recorder = match &options.save_audio {
-        Some(folder) => Some(
-            AudioRecorder::new(folder)
-                .map_err(|error| format!("cannot save audio in {}: {error}", folder.display()))?,
-        ),
-        None => None,
-    };
-    let remote = Remote::start(&config).map_err(|error| error.to_string())?;
-    let clients =
-        usize::from(config.tcp_client.is_some()) + usize::from(config.websocket_client.is_some());
-    let servers =
-        usize::from(config.tcp_server.is_some()) + usize::from(config.websocket_server.is_some());
-    let typed = if options.ignore_stdin {
-        crossbeam_channel::never()
-    } else {
-        lines_of_stdin(config.max_line_length)
-    };
-    let mut session = Session {
-        recorder,
-        stand_in: options.stand_in,
-        speech: SpeechStandIn::default(),
-        clients,
-        servers,
-        gave_up: Vec::new(),
-    };
-
-    let outcome = loop {
-        // The stand-in's next SYNTH_EVENT_STOP is waited for here, beside the other channels.
-        let speech_due = match session.speech.next_due() {
-            Some(due) => crossbeam_channel::at(due),
-            None => crossbeam_channel::never(),
-        };
-        select! {
-            recv(remote.inbound()) -> delivery => {
-                let Ok(delivery) = delivery else { break Ok(()) };
-                let mut outcome = None;
-                delivery.decode(|received| {
-                    if outcome.is_none() {
-                        outcome = session.handle(&remote, &received.into_event());
-                    }
-                });
-                if let Some(outcome) = outcome {
-                    break outcome;
-                }
-            },
-            recv(typed) -> line => match line {
-                Ok(line) => {
-                    if let Err(error) = remote.send_line(&line) {
-                        log::warn!("not sent: {error}");
-                    }
-                }
-                Err(_) => break Ok(()),
-            },
-            recv(speech_due) -> _ => session.speech.send_due(&remote, Instant::now()),
-        }
-    };
-    // How the connections ended arrives while shutting down; a clone of the receiver outlives it.
-    let last_deliveries = remote.inbound().clone();
-    let shut_down = remote.shutdown().map_err(|error| error.to_string());
-    for delivery in last_deliveries.try_iter() {
-        delivery.decode(|received| session.handle_after_shutdown(&received.into_event()));
-    }
-    let finished = session.finish_recording();
-    outcome.and(shut_down).and(finished)
-}
-
-/// What the command keeps track of while it runs.
-struct Session {
-    recorder: Option<AudioRecorder>,
-    stand_in: bool,
-    /// The stand-in's answers to `SYNTH_START` still due.
-    speech: SpeechStandIn,
-    clients: usize,
-    servers: usize,
-    gave_up: Vec<String>,
-}
-
-impl Session {
-    /// Records, forwards and writes one event; `Some` when the command is to end with that outcome.
-    fn handle(&mut self, remote: &Remote, event: &Event) -> Option<Result<(), String>> {
-        self.record(event);
-        if self.stand_in {
-            forward_as_the_agent_does(remote, event);
-            if let Event::Item {
-                item: Item::Message(message),
-                ..
-            } = event
-            {
-                self.speech.answer(remote, message, Instant::now());
-            }
-        }
-        if let Event::GaveUp { target, reason, .. } = event {
-            self.gave_up.push(format!("{target}: {reason}"));
-            if self.servers == 0 && self.gave_up.len() == self.clients {
-                return Some(Err(format!(
-                    "every connection gave up: {}",
-                    self.gave_up.join("; ")
-                )));
-            }
-        }
-        if !write_event(event) {
-            return Some(Ok(()));
-        }
-        None
-    }
-
-    fn handle_after_shutdown(&mut self, event: &Event) {
-        self.record(event);
-        write_event(event);
-    }
-
-    fn record(&mut self, event: &Event) {
-        let Some(recorder) = &mut self.recorder else {
-            return;
-        };
-        match recorder.record(event) {
-            Ok(Some(saved)) => log::info!(
-                "saved {} samples to {}",
-                saved.samples,
-                saved.path.display()
-            ),
-            Ok(None) => {}
-            Err(error) => log::error!("cannot save audio: {error}"),
-        }
-    }
-
-    fn finish_recording(&mut self) -> Result<(), String> {
-        let Some(recorder) = &mut self.recorder else {
-            return Ok(());
-        };
-        for saved in recorder
-            .finish()
-            .map_err(|error| format!("cannot save audio: {error}"))?
-        {
-            log::info!(
-                "saved {} samples to {}",
-                saved.samples,
-                saved.path.display()
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Lines of standard input, read on a thread of their own; the channel ends with the input.
-/// Empty lines are skipped: they are no message.
-fn lines_of_stdin(max_line_length: usize) -> Receiver<String> {
-    let (lines, typed) = crossbeam_channel::bounded(64);
-    thread::spawn(move || {
-        let mut input = io::stdin().lock();
-        while let Some(line) = read_line(&mut input, max_line_length) {
-            if !line.is_empty() && lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    typed
-}
-
-/// The next line of `input` without its line end, `None` at the end of input (or when reading
-/// fails). A line longer than `max_line_length` bytes is skipped with a warning, so memory stays
-/// bounded whatever comes in; one that is not UTF-8 is taken with replacement characters.
-fn read_line(input: &mut impl BufRead, max_line_length: usize) -> Option<String> {
-    let mut line = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let available = match input.fill_buf() {
-            Ok(available) => available,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                log::error!("cannot read standard input: {error}");
-                return None;
-            }
-        };
-        if available.is_empty() {
-            if length == 0 {
-                return None;
-            }
-            break;
-        }
-        let (piece, found_end) = match available.iter().position(|&byte| byte == b'\n') {
-            Some(end) => (&available[..end], true),
-            None => (available, false),
-        };
-        length += piece.len();
-        if length <= max_line_length {
-            line.extend_from_slice(piece);
-        }
-        let consumed = piece.len() + usize::from(found_end);
-        input.consume(consumed);
-        if found_end {
-            break;
-        }
-    }
-    if length > max_line_length {
-        log::warn!("not sent: a line of {length} bytes from standard input is longer than the limit of {max_line_length}");
-        return Some(String::new());
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Some(String::from_utf8(line).unwrap_or_else(|error| {
-        log::warn!("a line from standard input is not UTF-8; its bad bytes are sent as U+FFFD");
-        String::from_utf8_lossy(error.as_bytes()).into_owned()
-    }))
-}
-
-/// Writes an event as its line on standard output, flushed at once so a pipe sees it; returns
-/// `false` when standard output is gone.
-fn write_event(event: &Event) -> bool {
-    let line = match event {
-        Event::Connected { address, .. } => format!("REMOTE_EVENT_CONNECTED|{}", address.ip()),
-        Event::Disconnected { address, .. } => {
-            format!("REMOTE_EVENT_DISCONNECTED|{}", address.ip())
-        }
-        Event::Item { item, .. } => match item {
-            Item::AudioChunk(_) => return true,
-            line => line.to_string(),
-        },
-        _ => return true,
-    };
-    let mut stdout = io::stdout().lock();
-    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        Ok(()) => true,
-        Err(error) => {
-            log::warn!("standard output is closed ({error}); stopping");
-            false
-        }
-    }
-}
-
-/// What a running MMDAgent-EX sends its peers for an event: every message it handles, the
-/// sender's own included, and, as a TCP server, its connection events.
-fn forward_as_the_agent_does(remote: &Remote, event: &Event) {
-    let forwarded = match event {
-        Event::Item {
-            item: Item::Message(message),
-            ..
-        } => as_the_agent_writes_it(message),
-        Event::Connected {
-            address,
-            transport: Transport::TcpServer,
-            ..
-        } => Message::new("REMOTE_EVENT_CONNECTED", address.ip().to_string()),
-        Event::Disconnected {
-            address,
-            transport: Transport::TcpServer,
-            ..
-        } => Message::new("REMOTE_EVENT_DISCONNECTED", address.ip().to_string()),
-        _ => return,
-    };
-    if let Err(error) = remote.send(&Item::Message(forwarded)) {
-        log::warn!("not forwarded: {error}");
-    }
-}
-
-/// The agent writes a message with an empty type as its arguments alone (`|onlyargs` comes back as
-/// `onlyargs`); every other message as it came.
-fn as_the_agent_writes_it(message: &Message<'_>) -> Message<'static> {
-    if message.name().is_empty() {
-        Message::parse(message.args().to_owned())
-    } else {
-        message.clone().into_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::read_line;
-
-    fn lines(input: &[u8], limit: usize) -> Vec<String> {
-        let mut input = std::io::BufReader::with_capacity(4, input);
-        std::iter::from_fn(|| read_line(&mut input, limit)).collect()
-    }
-
-    #[test]
-    fn lines_are_split_at_line_ends_whatever_the_reads() {
-        assert_eq!(lines(b"A|1\r\nB|2\nlast", 100), ["A|1", "B|2", "last"]);
-    }
-
-    #[test]
-    fn an_overlong_line_is_skipped_and_the_next_one_read() {
-        assert_eq!(lines(b"0123456789\nok\n", 5), ["", "ok"]);
-    }
-
-    #[test]
-    fn bytes_that_are_not_utf8_do_not_end_the_input() {
-        assert_eq!(lines(b"A|\xff\nB\n", 100), ["A|\u{fffd}", "B"]);
-    }
 }

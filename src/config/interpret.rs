@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::address::{parse_host, parse_ip, parse_port, split_host_and_port};
 use crate::config::keys::{self, Key};
 use crate::config::mdf::{Entry, MdfSettings};
 use crate::config::{
@@ -133,6 +134,61 @@ impl MdfSettings {
                 .collect();
             if !tcp_switches.is_empty() {
                 return Err(conflict(websocket_entry, &tcp_switches));
+            }
+        }
+
+        let no_effect = |keys: &[Key], why: &str, warnings: &mut Vec<(usize, ConfigWarning)>| {
+            for &key in keys {
+                if let Some(entry) = values.entry(key) {
+                    warnings.push(warning(entry, format!("no effect: {why}")));
+                }
+            }
+        };
+        if server_switches.is_empty() {
+            let why = format!(
+                "no TCP server runs ({} is not on)",
+                Key::EnableServer.name()
+            );
+            no_effect(
+                &[Key::ListenPort, Key::BindAddress, Key::MaxPeers],
+                &why,
+                &mut warnings,
+            );
+        }
+        if client_switches.is_empty() {
+            let why = format!(
+                "no TCP client runs ({} is not on)",
+                Key::EnableClient.name()
+            );
+            no_effect(&[Key::Hostname], &why, &mut warnings);
+            if server_switches.is_empty() {
+                no_effect(
+                    &[Key::Port],
+                    "neither a TCP server nor a TCP client runs",
+                    &mut warnings,
+                );
+            }
+        }
+        if websocket_client.is_none() {
+            let why = format!(
+                "no WebSocket client runs (neither {} nor {} is set)",
+                Key::WebsocketHost.name(),
+                Key::WebsocketUrl.name()
+            );
+            let websocket_keys = [
+                Key::WebsocketPort,
+                Key::WebsocketDirectory,
+                Key::WebsocketCaFile,
+                Key::WebsocketAcceptInvalidCertificates,
+            ];
+            no_effect(&websocket_keys, &why, &mut warnings);
+            if client_switches.is_empty() {
+                let retry_keys = [Key::RetryCount, Key::RetryInterval, Key::RetryForever];
+                no_effect(
+                    &retry_keys,
+                    "no client runs, so nothing connects or retries",
+                    &mut warnings,
+                );
             }
         }
 
@@ -356,13 +412,6 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
-    match text.parse::<u16>() {
-        Ok(port) if port != 0 => Ok(port),
-        _ => Err("not a port number: write a number from 1 to 65535".to_owned()),
-    }
-}
-
 fn parse_retry_count(text: &str) -> Result<u32, String> {
     text.parse::<u32>().map_err(|_| {
         format!(
@@ -429,29 +478,6 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_ip(text: &str) -> Result<IpAddr, String> {
-    strip_brackets(text)
-        .parse::<IpAddr>()
-        .map_err(|_| "not an IP address: write one such as 0.0.0.0 (all IPv4), 127.0.0.1, :: (all IPv6) or ::1".to_owned())
-}
-
-/// A host name or an IP address, IPv6 with or without brackets. A name with a port in it
-/// (`example.org:8080`) is refused: the port has a key of its own.
-fn parse_host(text: &str) -> Result<String, String> {
-    let host = strip_brackets(text);
-    let problem =
-        "not a host name or address: write a name such as localhost or an address such as \
-                   127.0.0.1 or ::1, with no port, path or spaces (the port has a key of its own)";
-    let bad_character = |c: char| c.is_whitespace() || c.is_control() || "/?#@[]".contains(c);
-    if host.is_empty() || host.chars().any(bad_character) {
-        return Err(problem.to_owned());
-    }
-    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
-        return Err(problem.to_owned());
-    }
-    Ok(host.to_owned())
-}
-
 fn parse_path(text: &str) -> Result<String, String> {
     if !text.starts_with('/') {
         return Err(format!(
@@ -493,27 +519,7 @@ fn parse_websocket_url(text: &str) -> Result<WebSocketClientConfig, String> {
             "the path has a fragment, a space or a control character",
         ));
     }
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| problem("an IPv6 address misses its closing ]"))?;
-        match after {
-            "" => (host, None),
-            _ => (
-                host,
-                Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or_else(|| problem("only :port may follow ]"))?,
-                ),
-            ),
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
+    let (host, port) = split_host_and_port(authority).map_err(|why| problem(&why))?;
     let host = parse_host(host).map_err(|_| {
         problem("the host is missing, has a user name, or has characters a host cannot")
     })?;
@@ -527,12 +533,6 @@ fn parse_websocket_url(text: &str) -> Result<WebSocketClientConfig, String> {
     let mut websocket = WebSocketClientConfig::new(host, port, path);
     websocket.tls = tls;
     Ok(websocket)
-}
-
-fn strip_brackets(text: &str) -> &str {
-    text.strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(text)
 }
 
 fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {

@@ -3,6 +3,7 @@
 //! [`Config`] and its parts are plain structs with documented defaults: build them in code, or read
 //! them from `.mdf` files with [`MdfSettings`]. Nothing here opens a socket or resolves a name.
 
+mod address;
 mod interpret;
 mod keys;
 mod mdf;
@@ -11,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use address::{AddressError, HostPort, ListenAddress};
 pub use interpret::ConfigWarning;
 pub use keys::{known_keys, KeyHelp};
 pub use mdf::MdfSettings;

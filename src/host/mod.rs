@@ -286,6 +286,27 @@ impl Remote {
         self.close()
     }
 
+    /// Shuts down as [`shutdown`](Self::shutdown) does, then returns the counters as they stand
+    /// once every thread has ended: what could not be written before the connections closed is
+    /// in [`Stats::dropped_at_disconnect`], and messages still kept for a peer that never came in
+    /// [`Stats::kept_while_disconnected`]. A program that must not lose what it sent checks them.
+    ///
+    /// ```
+    /// use mmdagent_remote::{Config, Remote};
+    ///
+    /// let mut config = Config::default();
+    /// config.keep_while_disconnected = 10;
+    /// let remote = Remote::start(&config)?;
+    /// remote.send_line("MESSAGE|for nobody")?; // kept: no peer is connected
+    /// let stats = remote.shutdown_with_stats()?;
+    /// assert_eq!((stats.sent, stats.kept_while_disconnected), (0, 1));
+    /// # Ok::<(), mmdagent_remote::Error>(())
+    /// ```
+    pub fn shutdown_with_stats(mut self) -> Result<Stats, Error> {
+        self.close()?;
+        Ok(self.stats())
+    }
+
     fn close(&mut self) -> Result<(), Error> {
         let Some(stop) = self.stop.take() else {
             return Ok(());

@@ -1,8 +1,10 @@
 //! What every server transport shares: binding, the acceptor thread with its peer limit, and waking
 //! it to stop.
 //!
-//! The acceptor closes a connection over the limit at once (the original leaves it hanging) and
-//! starts a thread for each other one; what that thread does is the transport's business. It blocks
+//! The acceptor closes a connection over the limit at once (the original leaves it hanging), or
+//! hands it to the transport's refusal (the WebSocket server answers it with an HTTP status) on a
+//! thread of its own, a few at a time; it starts a thread for each other one. What those threads
+//! do is the transport's business. It blocks
 //! in `accept`; shutting down wakes it by connecting to it, as tiny-http does.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -48,8 +50,17 @@ impl Listening {
 /// What a server does with one accepted connection, on a thread of its own.
 pub(crate) type ServeConnection = dyn Fn(PeerId, TcpStream, SocketAddr) + Send + Sync;
 
+/// How a server turns away a connection over its peer limit, on a thread of its own.
+pub(crate) type RefuseConnection = dyn Fn(TcpStream, SocketAddr) + Send + Sync;
+
+/// The most refusals under way at once; past it, a connection over the limit is closed at once,
+/// so peers knocking in a loop cannot make the server start threads without end.
+const MOST_REFUSALS: usize = 8;
+
 /// Binds `requested` and starts an acceptor thread named `thread_name` that hands each connection
-/// within `max_peers` to `serve`, on a thread named after the connection's id.
+/// within `max_peers` to `serve`, on a thread named after the connection's id, and each one over
+/// it to `refuse` if given.
+#[allow(clippy::too_many_arguments)] // each is one fact about the server; a struct would only rename them
 pub(crate) fn listen(
     hub: &Arc<Hub>,
     requested: SocketAddr,
@@ -58,6 +69,7 @@ pub(crate) fn listen(
     thread_name: &str,
     max_peers: usize,
     serve: Arc<ServeConnection>,
+    refuse: Option<Arc<RefuseConnection>>,
 ) -> Result<Listening, Error> {
     let bind_error = |source| Error::Bind {
         address: requested,
@@ -66,7 +78,7 @@ pub(crate) fn listen(
     let listener = TcpListener::bind(requested).map_err(bind_error)?;
     let address = listener.local_addr().map_err(bind_error)?;
     spawn_transport_thread(hub, transport, "acceptor", thread_name, move |hub| {
-        accept(hub, &listener, what, max_peers, &serve)
+        accept(hub, &listener, what, max_peers, &serve, refuse.as_ref())
     })?;
     Ok(Listening { address, what })
 }
@@ -77,8 +89,10 @@ fn accept(
     what: &str,
     max_peers: usize,
     serve: &Arc<ServeConnection>,
+    refuse: Option<&Arc<RefuseConnection>>,
 ) {
     let active = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     for socket in listener.incoming() {
         if hub.stop.is_stopped() {
             return;
@@ -99,9 +113,24 @@ fn accept(
         };
         let address = SocketAddr::new(address.ip().to_canonical(), address.port());
         if active.load(Ordering::Acquire) >= max_peers {
-            let _ = socket.shutdown(Shutdown::Both);
             hub.note_refused();
             log::warn!("{what}: refused {address}: already serving the limit of {max_peers} peers");
+            match refuse {
+                Some(refuse) if refusing.load(Ordering::Acquire) < MOST_REFUSALS => {
+                    let slot = Slot::take(&refusing);
+                    let refuse = Arc::clone(refuse);
+                    let spawned = hub.threads.spawn("mdr-refuse".to_owned(), move || {
+                        let _slot = slot;
+                        refuse(socket, address);
+                    });
+                    if let Err(error) = spawned {
+                        log::error!("{what}: cannot start a thread to refuse a peer: {error}");
+                    }
+                }
+                _ => {
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            }
             hub.emit(Event::Refused { address, max_peers });
             continue;
         }

@@ -34,6 +34,7 @@ pub(crate) fn start(
             };
             connection::serve(&peer_hub, peer, socket, Arc::clone(&plain), max_line_length);
         }),
+        None,
     )?;
     log::info!("TCP server listening on {}", listening.address());
     Ok(listening)

@@ -60,7 +60,8 @@ pub(crate) fn client_connector(config: &WebSocketClientConfig) -> Result<TlsConn
     {
         let mut builder = native_tls::TlsConnector::builder();
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|source| Error::ReadSettings {
+            let pem = std::fs::read(path).map_err(|source| Error::ReadFile {
+                what: "the CA file",
                 path: path.clone(),
                 source,
             })?;
@@ -96,15 +97,16 @@ pub(crate) fn client_connector(config: &WebSocketClientConfig) -> Result<TlsConn
 pub(crate) fn server_acceptor(identity: &TlsIdentity) -> Result<TlsAcceptor, Error> {
     #[cfg(feature = "tls")]
     {
-        let read = |path: &std::path::PathBuf| {
-            std::fs::read(path).map_err(|source| Error::ReadSettings {
+        let read = |what, path: &std::path::PathBuf| {
+            std::fs::read(path).map_err(|source| Error::ReadFile {
+                what,
                 path: path.clone(),
                 source,
             })
         };
         let identity = native_tls::Identity::from_pkcs8(
-            &read(&identity.certificate_chain)?,
-            &read(&identity.private_key)?,
+            &read("the TLS certificate", &identity.certificate_chain)?,
+            &read("the TLS key", &identity.private_key)?,
         )
         .map_err(|error| Error::Tls(format!("cannot use the certificate and key: {error}")))?;
         native_tls::TlsAcceptor::new(identity)

@@ -4,7 +4,8 @@
 //!
 //! It serves one path (and `path-1`, `path-2`..., where agents go when a channel is taken) or any
 //! path, and can answer `429 Too Many Requests` for a path that already has an agent, which is how
-//! relays make the agent pick another channel.
+//! relays make the agent pick another channel. An agent over the peer limit is told
+//! `503 Service Unavailable`, with the reason, rather than closed without a word.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -52,6 +53,8 @@ pub(crate) fn start(
         max_line_length,
     });
     let agent_hub = Arc::clone(hub);
+    let refusing_hub = Arc::clone(hub);
+    let refusing = Arc::clone(&shared);
     let listening = listener::listen(
         hub,
         SocketAddr::new(config.bind_address, config.port),
@@ -64,6 +67,9 @@ pub(crate) fn start(
                 log::warn!("WebSocket server: {address} could not connect: {reason}");
             }
         }),
+        Some(Arc::new(move |socket, address| {
+            refuse_over_limit(&refusing_hub, &refusing, socket, address);
+        })),
     )?;
     log::info!(
         "WebSocket server listening on {scheme}://{}{}",
@@ -131,6 +137,54 @@ fn handshake_and_serve(
         shared.max_line_length,
     );
     Ok(())
+}
+
+/// Answers an agent over the peer limit with `503 Service Unavailable` and the reason, over TLS
+/// when the server serves wss, within the handshake timeout; then closes.
+fn refuse_over_limit(hub: &Arc<Hub>, shared: &Shared, socket: TcpStream, address: SocketAddr) {
+    let Some(_watched) = hub.watch(&socket) else {
+        return;
+    };
+    let deadline = deadline_after(shared.config.handshake_timeout);
+    let buffers = Arc::new(Mutex::new(Buffers::default()));
+    let memory = MemoryStream(Arc::clone(&buffers));
+    let mut wire = Wire::new(&socket, Arc::clone(&buffers), deadline);
+    let reason = format!(
+        "this server already serves its limit of {} agents; try again later",
+        shared.config.max_peers
+    );
+    // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let refuse = |_: &Request, _: Response| -> Result<Response, ErrorResponse> {
+        Err(refusal(StatusCode::SERVICE_UNAVAILABLE, &reason))
+    };
+    let answered = match &shared.acceptor {
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            match wire.drive(crate::transport::handshake::tls_step(
+                acceptor.accept(memory),
+            )) {
+                Ok(session) => wire
+                    .drive(upgrade_step(tungstenite::accept_hdr(
+                        HeaderOnly::new(session),
+                        refuse,
+                    )))
+                    .map(drop),
+                Err(_) => Ok(()),
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(acceptor) => match *acceptor {},
+        None => wire
+            .drive(upgrade_step(tungstenite::accept_hdr(
+                HeaderOnly::new(memory),
+                refuse,
+            )))
+            .map(drop),
+    };
+    if let Err(Failed::Wire(why)) = answered {
+        log::debug!("WebSocket server: {address} was not told it is refused: {why}");
+    }
 }
 
 /// The WebSocket upgrade over `stream`: which path and app the agent asked for go to `chosen`, a
