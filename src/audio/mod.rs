@@ -14,5 +14,6 @@ pub use recorder::{AudioRecorder, SavedSegment, SAMPLE_RATE};
 pub use stream::{
     AudioProgress, AudioStream, AudioStreamHandle, AudioStreamOptions, AudioStreamState,
     AudioTarget, DEFAULT_AUDIO_CHUNK_BYTES, DEFAULT_AUDIO_LEAD, MAX_AUDIO_CHUNK_BYTES,
+    MAX_AUDIO_LEAD,
 };
 pub use wav::{SampleEncoding, WavAudio, WavFormat};
