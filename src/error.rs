@@ -180,6 +180,9 @@ pub enum WavProblem {
     Io(io::Error),
     /// It does not start with `RIFF`.
     NotRiff,
+    /// It is a variant of RIFF this crate does not read: `RIFX` (big-endian) or `RF64` (64-bit
+    /// lengths); the four bytes it starts with.
+    UnsupportedRiff([u8; 4]),
     /// It is a RIFF file of another kind than `WAVE` (the kind it says).
     NotWave([u8; 4]),
     /// Its samples are in a format this crate does not decode (a compressed one, such as ADPCM or
@@ -209,6 +212,14 @@ pub enum WavProblem {
     MissingFormat,
     /// There is no `data` chunk.
     MissingData,
+    /// The audio plays longer than the most this crate reads,
+    /// [`MAX_WAV_DURATION`](crate::MAX_WAV_DURATION).
+    TooLong {
+        /// How long it plays, in whole seconds (or at least, if its length was not known).
+        seconds: u64,
+        /// The most that is read.
+        limit: std::time::Duration,
+    },
     /// The file ends inside a chunk.
     Truncated {
         /// What was cut short: `"data" chunk`, `"fmt " chunk`, `RIFF header`.
@@ -247,6 +258,12 @@ impl fmt::Display for WavProblem {
         match self {
             WavProblem::Io(error) => write!(f, "cannot read: {error}"),
             WavProblem::NotRiff => f.write_str("not a WAV file (no RIFF header)"),
+            WavProblem::UnsupportedRiff([b'R', b'I', b'F', b'X']) => f.write_str(
+                "a RIFX file (big-endian WAV) is not read: convert it to RIFF (little-endian) WAVE",
+            ),
+            WavProblem::UnsupportedRiff(_) => {
+                f.write_str("an RF64 file (WAV over 4 GiB) is not read: convert it to RIFF WAVE")
+            }
             WavProblem::NotWave(kind) => write!(
                 f,
                 "not a WAV file (a RIFF file of kind {:?}, not WAVE)",
@@ -289,6 +306,11 @@ impl fmt::Display for WavProblem {
             }
             WavProblem::MissingFormat => f.write_str("no fmt chunk before the data"),
             WavProblem::MissingData => f.write_str("no data chunk"),
+            WavProblem::TooLong { seconds, limit } => write!(
+                f,
+                "the audio is {seconds} s long; at most {} s are read",
+                limit.as_secs()
+            ),
             WavProblem::Truncated {
                 part,
                 declared,

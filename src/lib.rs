@@ -221,7 +221,8 @@ mod transport;
 pub use audio::{
     AudioProgress, AudioRecorder, AudioStream, AudioStreamHandle, AudioStreamOptions,
     AudioStreamState, AudioTarget, SampleEncoding, SavedSegment, WavAudio, WavFormat,
-    DEFAULT_AUDIO_CHUNK_BYTES, DEFAULT_AUDIO_LEAD, MAX_AUDIO_CHUNK_BYTES, SAMPLE_RATE,
+    DEFAULT_AUDIO_CHUNK_BYTES, DEFAULT_AUDIO_LEAD, MAX_AUDIO_CHUNK_BYTES, MAX_AUDIO_LEAD,
+    MAX_WAV_DURATION, SAMPLE_RATE,
 };
 pub use codec::{
     encode, encode_line, AudioControl, AutoLipMode, AvatarCommand, DecodeError, EncodeError, Item,

@@ -6,8 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mmdagent_remote::{
-    AudioControl, AudioRecorder, AudioStream, AudioStreamOptions, AudioStreamState, AudioTarget,
-    Config, Event, Item, PeerId, Remote, TcpClientConfig, TcpServerConfig, WavAudio,
+    AudioControl, AudioRecorder, AudioStream, AudioStreamHandle, AudioStreamOptions,
+    AudioStreamState, AudioTarget, Config, Event, Item, PeerId, Remote, TcpClientConfig,
+    TcpServerConfig, WavAudio,
 };
 use support::{wait_for, WAIT};
 
@@ -37,6 +38,16 @@ fn connected_pair() -> (Remote, Remote, PeerId) {
     (sender, receiver, peer)
 }
 
+/// Cancels a stream when dropped: a test that fails while its stream runs ends the stream, so the
+/// thread scope it runs in does not wait for the whole audio to play.
+struct CancelOnDrop(AudioStreamHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Deterministic noise over the whole 16-bit range, so every byte of every sample is checked.
 fn noise(length: usize) -> Vec<i16> {
     let mut state = 0x2545_f491_u32;
@@ -61,11 +72,12 @@ fn scratch_folder(name: &str) -> std::path::PathBuf {
 fn what_one_host_streams_the_others_recorder_saves_sample_for_sample() {
     let (sender, receiver, _) = connected_pair();
     let samples = noise(8_000 + 123); // half a second and a partial last chunk
-    let stream = AudioStream::new(samples.clone(), AudioStreamOptions::default()).unwrap();
+    let mut stream = AudioStream::new(samples.clone(), AudioStreamOptions::default()).unwrap();
     let folder = scratch_folder("round-trip");
     let mut recorder = AudioRecorder::new(&folder).unwrap();
 
     std::thread::scope(|scope| {
+        let _cancel = CancelOnDrop(stream.handle());
         let sending = scope.spawn(|| stream.send_to_all(&sender));
         let (saved, passed) = wait_for(&receiver, "a saved segment", |event| {
             recorder.record(event).expect("recording")
@@ -99,13 +111,20 @@ fn three_seconds_of_audio_take_three_seconds_and_never_run_far_ahead() {
     let samples = vec![0i16; 3 * 16_000];
     let options = AudioStreamOptions::default();
     let lead = options.lead;
-    let stream = AudioStream::new(samples, options).unwrap();
+    let mut stream = AudioStream::new(samples, options).unwrap();
 
     std::thread::scope(|scope| {
+        let _cancel = CancelOnDrop(stream.handle());
         let sending = scope.spawn(|| {
             let started = Instant::now();
-            let progress = stream.send_to_all(&sender);
-            (progress, started.elapsed())
+            // When the sender sent the last chunk, after the first.
+            let mut last_chunk = Duration::ZERO;
+            let progress = stream.send(&sender, AudioTarget::AllPeers, |progress| {
+                if progress.state == AudioStreamState::Sending && progress.samples_sent > 0 {
+                    last_chunk = progress.elapsed;
+                }
+            });
+            (progress, started.elapsed(), last_chunk)
         });
         // Each chunk's arrival, and how much audio had arrived by then.
         let mut arrivals: Vec<(Instant, u64)> = Vec::new();
@@ -132,6 +151,8 @@ fn three_seconds_of_audio_take_three_seconds_and_never_run_far_ahead() {
             }
         }
         assert_eq!(received, 3 * 16_000);
+        // By design the first lead's worth leaves at once and the last chunk at the audio's
+        // duration less the lead: 2.8 s from first to last, within the 3 s ± 10%.
         let first = arrivals[0].0;
         let span = arrivals.last().unwrap().0.duration_since(first);
         assert!(
@@ -149,8 +170,16 @@ fn three_seconds_of_audio_take_three_seconds_and_never_run_far_ahead() {
                 "{audio:?} of audio arrived {ahead:?} ahead"
             );
         }
-        let (progress, took) = sending.join().unwrap();
+        let (progress, took, last_chunk) = sending.join().unwrap();
         assert_eq!(progress.expect("sent").state, AudioStreamState::Finished);
+        // On the sender's clock the schedule is exact: the last chunk never leaves before the
+        // duration less the lead (a wait never ends early), and late only by the machine's delay.
+        // Without the lead it would leave at 2.96 s.
+        let due = Duration::from_secs(3) - lead;
+        assert!(
+            last_chunk >= due && last_chunk < due + Duration::from_millis(150),
+            "the last chunk left {last_chunk:?} after the first, due at {due:?}"
+        );
         assert!(
             took >= Duration::from_millis(2_950),
             "returned before the audio played: {took:?}"
@@ -161,10 +190,11 @@ fn three_seconds_of_audio_take_three_seconds_and_never_run_far_ahead() {
 #[test]
 fn a_cancel_from_another_thread_stops_the_stream_and_ends_the_segment() {
     let (sender, receiver, peer) = connected_pair();
-    let stream = AudioStream::new(vec![0; 60 * 16_000], AudioStreamOptions::default()).unwrap();
+    let mut stream = AudioStream::new(vec![0; 60 * 16_000], AudioStreamOptions::default()).unwrap();
     let handle = stream.handle();
 
     std::thread::scope(|scope| {
+        let _cancel = CancelOnDrop(stream.handle());
         let sending = scope.spawn(|| {
             let progress = stream.send(&sender, AudioTarget::Peer(peer), |_| {});
             (progress, Instant::now())
@@ -198,5 +228,33 @@ fn a_cancel_from_another_thread_stops_the_stream_and_ends_the_segment() {
         assert!(progress.samples_sent < 60 * 16_000);
         let delay = returned_at.saturating_duration_since(cancelled_at);
         assert!(delay < Duration::from_millis(500), "took {delay:?} to stop");
+    });
+}
+
+#[test]
+fn a_peer_that_leaves_mid_stream_ends_it_as_no_peers_not_as_an_error() {
+    let (sender, receiver, peer) = connected_pair();
+    let mut stream = AudioStream::new(vec![0; 60 * 16_000], AudioStreamOptions::default()).unwrap();
+    let handle = stream.handle();
+
+    std::thread::scope(|scope| {
+        let _cancel = CancelOnDrop(stream.handle());
+        let sending = scope.spawn(|| stream.send(&sender, AudioTarget::Peer(peer), |_| {}));
+        let mut chunks = 0;
+        wait_for(&receiver, "ten chunks", |event| {
+            chunks += usize::from(matches!(
+                event,
+                Event::Item {
+                    item: Item::AudioChunk(_),
+                    ..
+                }
+            ));
+            (chunks == 10).then_some(())
+        });
+        // Leaving is a moment, then gone: whichever the next chunk meets, nobody is left.
+        sender.disconnect(peer).expect("disconnect the receiver");
+        let progress = sending.join().unwrap().expect("no error");
+        assert_eq!(progress.state, AudioStreamState::NoPeers);
+        assert_eq!(handle.progress(), progress);
     });
 }

@@ -10,11 +10,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::ControlFlow;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mmdagent_remote::agent::{AgentEvent, Speaker, SpeechTimeout, Spoken};
-use mmdagent_remote::{Config, Event, Remote, TcpClientConfig};
+use mmdagent_remote::{Config, Event, Item, Received, Remote, TcpClientConfig, TcpServerConfig};
 use support::{accept, wait_for, WAIT};
 
 /// How long the scripted agent watches for a line that must not come yet.
@@ -107,7 +108,10 @@ fn speak_on_a_thread(
         assert_eq!(pieces, 3);
         let mut seen = Vec::new();
         let spoken = speaker
-            .wait(&remote, |event| seen.extend(AgentEvent::from_event(&event)))
+            .wait(&remote, |event| {
+                seen.extend(AgentEvent::from_event(&event));
+                ControlFlow::Continue(())
+            })
             .expect("wait");
         remote.shutdown().expect("shut down");
         (spoken, seen)
@@ -170,33 +174,152 @@ fn each_sentence_waits_for_the_stop_of_the_one_before() {
     );
 }
 
+/// A timeout of `fixed` for every piece, and `after_cancel` for a stopped piece's end.
+fn timeout(fixed: Duration, after_cancel: Duration) -> SpeechTimeout {
+    let mut timeout = SpeechTimeout::new(fixed, Duration::ZERO);
+    timeout.after_cancel = after_cancel;
+    timeout
+}
+
 #[test]
-fn a_lost_stop_ends_by_the_timeout() {
+fn a_lost_stop_ends_by_the_timeout_which_stops_the_piece() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the agent's port");
     let port = listener.local_addr().unwrap().port();
-    let timeout = Duration::from_millis(400);
-    let speaking = speak_on_a_thread(
-        port,
-        "One. Two. Three.",
-        SpeechTimeout::new(timeout, Duration::ZERO),
-    );
+    let (fixed, after_cancel) = (Duration::from_millis(400), Duration::from_millis(300));
+    let speaking = speak_on_a_thread(port, "One. Two. Three.", timeout(fixed, after_cancel));
     let mut agent = AgentSide::accept(&listener);
 
     assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|One.");
     let first = Instant::now();
-    // The agent never answers the first; the second follows it after the timeout, not before.
-    assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|Two.");
-    // Measured from when the first line was read, a little after the speaker's clock started.
+    // The agent never answers the first: after the timeout it is stopped, not spoken over.
+    assert_eq!(agent.line(), "SYNTH_STOP|mei");
+    // Measured from when the line was read, a little after the speaker's clock started.
     let waited = first.elapsed();
-    assert!(
-        waited >= timeout / 2,
-        "the next piece came after {waited:?}"
-    );
+    assert!(waited >= fixed / 2, "stopped after {waited:?}");
+    // Nor does the stopped piece ever report its end: the next goes once after_cancel runs out.
+    let stopped = Instant::now();
+    assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|Two.");
+    let waited = stopped.elapsed();
+    assert!(waited >= after_cancel / 2, "the next came after {waited:?}");
     agent.send("SYNTH_EVENT_STOP|mei");
     assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|Three.");
+    agent.send("SYNTH_EVENT_STOP|mei");
 
     let (spoken, _) = speaking.join().expect("the speaker's thread");
-    assert_eq!((spoken.finished, spoken.timed_out), (1, 2));
+    assert_eq!((spoken.finished, spoken.timed_out), (2, 1));
+}
+
+#[test]
+fn the_late_stop_of_a_timed_out_piece_does_not_end_the_next() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the agent's port");
+    let port = listener.local_addr().unwrap().port();
+    // 100 ms a character: 400 ms for the first piece, 2 s for the second.
+    let mut timeout = SpeechTimeout::new(Duration::ZERO, Duration::from_millis(100));
+    timeout.after_cancel = WAIT;
+    let speaking = speak_on_a_thread(port, "Slow. The second piece. Three.", timeout);
+    let mut agent = AgentSide::accept(&listener);
+
+    assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|Slow.");
+    agent.send("SYNTH_EVENT_START|mei");
+    // The agent is slow: the speaker gives up and stops it; the stop it sends late belongs to
+    // the first piece, so the second goes only after it and waits for a stop of its own.
+    assert_eq!(agent.line(), "SYNTH_STOP|mei");
+    agent.send("SYNTH_EVENT_STOP|mei");
+    assert_eq!(
+        agent.line(),
+        "SYNTH_START|mei|mei_voice_normal|The second piece."
+    );
+    agent.expect_nothing("the second piece has not ended");
+    agent.send("SYNTH_EVENT_STOP|mei");
+    assert_eq!(agent.line(), "SYNTH_START|mei|mei_voice_normal|Three.");
+    agent.send("SYNTH_EVENT_STOP|mei");
+
+    let (spoken, _) = speaking.join().expect("the speaker's thread");
+    assert_eq!((spoken.finished, spoken.timed_out), (2, 1));
+}
+
+#[test]
+fn with_no_peer_connected_the_pieces_are_dropped_at_once_not_waited_for() {
+    let mut server = TcpServerConfig::new(0);
+    server.bind_address = "127.0.0.1".parse().expect("an address");
+    let mut config = Config::default();
+    config.tcp_server = Some(server);
+    let remote = Remote::start(&config).expect("a server nobody connects to");
+    let mut speaker = Speaker::new("mei", "v").expect("a speaker");
+
+    assert_eq!(
+        speaker.speak(&remote, "One. Two. Three.").expect("speak"),
+        3
+    );
+    assert!(
+        speaker.is_idle(),
+        "nothing waits for an answer nobody can give"
+    );
+    assert_eq!(speaker.spoken().not_sent, 3);
+    assert_eq!(speaker.deadline(), None);
+    let started = Instant::now();
+    let spoken = speaker
+        .wait(&remote, |_| ControlFlow::Continue(()))
+        .expect("wait");
+    assert_eq!(spoken, Spoken::default());
+    assert!(started.elapsed() < Duration::from_secs(1));
+    remote.shutdown().expect("shut down");
+}
+
+#[test]
+fn a_timeout_of_never_waits_without_a_deadline_and_the_host_can_end_the_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the agent's port");
+    let port = listener.local_addr().unwrap().port();
+    let controller = thread::spawn(move || {
+        let remote = controller_of(port);
+        let mut speaker = Speaker::new("mei", "v")
+            .expect("a speaker")
+            .with_timeout(timeout(Duration::MAX, Duration::MAX));
+        speaker.speak(&remote, "One. Two.").expect("speak");
+        assert_eq!(speaker.deadline(), None, "no deadline");
+        assert!(!speaker.is_idle());
+        // The host ends the wait itself, at a key press.
+        let spoken = speaker
+            .wait(&remote, |event| match AgentEvent::from_event(&event) {
+                Some(AgentEvent::Key { .. }) => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            })
+            .expect("wait");
+        assert_eq!(spoken, Spoken::default());
+        assert_eq!(speaker.speaking(), Some("One."));
+        speaker.cancel(&remote).expect("cancel");
+        assert_eq!(
+            speaker.deadline(),
+            None,
+            "the stopped piece has no deadline either"
+        );
+        // A plain-thread host on the inbound channel shows the speaker borrowed messages.
+        let deadline = Instant::now() + WAIT;
+        while !speaker.is_idle() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let inbound = remote
+                .inbound()
+                .recv_timeout(left)
+                .expect("the stopped piece's end within the bound");
+            inbound.decode(|received| {
+                if let Received::Item {
+                    item: Item::Message(message),
+                    ..
+                } = received
+                {
+                    speaker.handle_message(&remote, &message).expect("handle");
+                }
+            });
+        }
+        remote.shutdown().expect("shut down");
+    });
+    let mut agent = AgentSide::accept(&listener);
+
+    assert_eq!(agent.line(), "SYNTH_START|mei|v|One.");
+    agent.send("KEY|a");
+    assert_eq!(agent.line(), "SYNTH_STOP|mei");
+    agent.send("SYNTH_EVENT_STOP|mei");
+    controller.join().expect("the controller's thread");
 }
 
 #[test]
@@ -220,7 +343,9 @@ fn cancel_stops_the_speech_and_drops_the_queue() {
         assert_eq!(speaker.queued(), 0);
         // Queued during the cancel: sent only once the stopped piece has ended.
         speaker.speak(&remote, "Again.").expect("speak again");
-        let spoken = speaker.wait(&remote, |_| {}).expect("wait");
+        let spoken = speaker
+            .wait(&remote, |_| ControlFlow::Continue(()))
+            .expect("wait");
         remote.shutdown().expect("shut down");
         spoken
     });
@@ -289,6 +414,7 @@ fn speaker_runs_end_to_end_against_the_stand_in() {
             if let Some(event) = AgentEvent::from_event(&event) {
                 seen.push(event);
             }
+            ControlFlow::Continue(())
         })
         .expect("wait");
     assert_eq!((spoken.finished, spoken.timed_out), (3, 0));

@@ -5,7 +5,7 @@
 //! agent's public message reference as `PROTOCOL.md` records it; where that leaves a detail open,
 //! the variant's documentation says what this crate assumes.
 
-use crate::codec::Message;
+use crate::codec::{encode, Item, Message};
 
 use super::text::{
     check_field, check_name, make_text_safe, number, CommandError, MAX_AGENT_LINE_BYTES,
@@ -15,7 +15,7 @@ use super::text::{
 ///
 /// Optional arguments are positional on the wire: a later one cannot be given without the ones
 /// before it, and [`to_message`](Command::to_message) says so naming both. Free text (`text`,
-/// `items`) goes through [`make_text_safe`](super::make_text_safe); every other string names
+/// `items`) goes through [`make_text_safe`]; every other string names
 /// something and is refused if it holds `|`, a line end or NUL (or the list separator `,` where it
 /// sits in a comma-separated list). Numbers are written plainly (`0.5`, `-1`); NaN and infinities
 /// are refused. Anything this enum does not list goes as [`Command::Other`].
@@ -220,7 +220,8 @@ pub enum Command {
         back: String,
     },
     /// `TEXTAREA_ADD|alias|...`: create a text area. The reference does not give the fields after
-    /// the alias, so they are passed as given, each checked like a name (no `|` or line end).
+    /// the alias, so they are passed as given, each checked for `|`, line ends and NUL (an empty
+    /// field is allowed, unlike a name).
     TextAreaAdd {
         /// The text area's alias.
         alias: String,
@@ -407,7 +408,8 @@ impl Command {
     ///
     /// Free text is made safe; a name that holds a separator, a skipped optional argument before a
     /// given one, a number that is not finite, or a line longer than
-    /// [`MAX_AGENT_LINE_BYTES`](super::MAX_AGENT_LINE_BYTES) is an error. Nothing is ever cut.
+    /// [`MAX_AGENT_LINE_BYTES`] is an error (counted as the line is sent, with the `__AV_MESSAGE,`
+    /// the encoder wraps some types of [`Command::Other`] in). Nothing is ever cut.
     pub fn to_message(&self) -> Result<Message<'static>, CommandError> {
         let mut line = Line::new(self.name());
         match self {
@@ -726,7 +728,14 @@ impl<'c> Line<'c> {
             Some(args) => args,
             None => self.fields.join("|"),
         };
-        let length = self.command.len() + if args.is_empty() { 0 } else { 1 + args.len() };
+        let message = Message::new(self.command.to_owned(), args);
+        // The line as the encoder writes it, which for a type that would be misread (`SND0005`,
+        // `__AV...`, only reachable through `Other`) is wrapped in `__AV_MESSAGE,`.
+        let mut wire = Vec::new();
+        let length = match encode(&Item::Message(message.clone()), &mut wire) {
+            Ok(()) => wire.len() - 1,
+            Err(_) => message.to_string().len(),
+        };
         if length > MAX_AGENT_LINE_BYTES {
             return Err(CommandError::TooLong {
                 command: self.command.to_owned(),
@@ -734,7 +743,7 @@ impl<'c> Line<'c> {
                 limit: MAX_AGENT_LINE_BYTES,
             });
         }
-        Ok(Message::new(self.command.to_owned(), args))
+        Ok(message)
     }
 }
 
@@ -1128,6 +1137,15 @@ mod tests {
             long.to_message(),
             Err(CommandError::TooLong { length, limit: MAX_AGENT_LINE_BYTES, .. })
                 if length == MAX_AGENT_LINE_BYTES + 2
+        ));
+        // A type the encoder wraps in `__AV_MESSAGE,` (13 bytes) counts with its wrapper.
+        let fits_bare = "x".repeat(MAX_AGENT_LINE_BYTES - "SND0001|".len());
+        assert!(Command::Other(Message::new("MESSAGE", fits_bare.clone()))
+            .to_message()
+            .is_ok());
+        assert!(matches!(
+            Command::Other(Message::new("SND0001", fits_bare)).to_message(),
+            Err(CommandError::TooLong { length, .. }) if length == MAX_AGENT_LINE_BYTES + 13
         ));
     }
 

@@ -117,8 +117,9 @@ pub enum AgentEvent {
         /// The timer's alias.
         alias: String,
     },
-    /// `PROMPT_EVENT_SELECTED|n`: the user chose item `n` (counting from 0, as the items of
-    /// `PROMPT_SHOW` are numbered; a non-number is kept as [`AgentEvent::Other`]).
+    /// `PROMPT_EVENT_SELECTED|n`: the user chose item `n`, as the agent numbers them. This crate
+    /// assumes they count from 0, as the items of `PROMPT_SHOW` are listed (`item0`, `item1`...);
+    /// the message reference does not say. A non-number is kept as [`AgentEvent::Other`].
     PromptSelected {
         /// The chosen item's number.
         index: usize,

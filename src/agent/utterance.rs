@@ -6,7 +6,11 @@
 /// Characters that end a sentence.
 const SENTENCE_ENDS: [char; 7] = ['。', '．', '！', '？', '!', '?', '.'];
 /// Characters that close a sentence after its end (`」` in `「はい。」`); they stay with it.
-const CLOSERS: [char; 11] = ['」', '』', '）', ')', ']', '】', '"', '\'', '”', '’', '〉'];
+const CLOSERS: [char; 9] = ['」', '』', '）', ')', ']', '】', '”', '’', '〉'];
+/// Quotes that are the same opening and closing: after a sentence's end they close it only when
+/// followed by white space, the end, or another closer (`He said "yes." Then`), not when a word
+/// follows at once (`Yes."Hello"`, where the quote opens the next sentence).
+const SAME_QUOTES: [char; 2] = ['"', '\''];
 /// Characters after which a long sentence may be split.
 const COMMAS: [char; 3] = ['、', '，', ','];
 /// The longest UTF-8 character; a piece can never be shorter than one character.
@@ -63,7 +67,19 @@ fn sentences(text: &str) -> Vec<&str> {
         } else if SENTENCE_ENDS.contains(&c) && ends_sentence(previous, c, next) {
             let mut end = at + c.len_utf8();
             while let Some(&(after, more)) = chars.peek() {
-                if !(SENTENCE_ENDS.contains(&more) || CLOSERS.contains(&more)) {
+                let closes = SENTENCE_ENDS.contains(&more)
+                    || CLOSERS.contains(&more)
+                    || (SAME_QUOTES.contains(&more)
+                        && text[after + more.len_utf8()..]
+                            .chars()
+                            .next()
+                            .is_none_or(|then| {
+                                then.is_whitespace()
+                                    || SENTENCE_ENDS.contains(&then)
+                                    || CLOSERS.contains(&then)
+                                    || SAME_QUOTES.contains(&then)
+                            }));
+                if !closes {
                     break;
                 }
                 end = after + more.len_utf8();
@@ -83,7 +99,7 @@ fn ends_sentence(previous: Option<char>, c: char, next: Option<char>) -> bool {
     let is_digit =
         |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
     match c {
-        '.' => !next.is_some_and(|next| next.is_ascii_alphanumeric()),
+        '.' => !(next.is_some_and(|next| next.is_ascii_alphanumeric()) || is_digit(next)),
         '．' => !(is_digit(previous) && is_digit(next)),
         _ => true,
     }
@@ -190,16 +206,34 @@ fn ranges(cuts: Vec<usize>, length: usize) -> Vec<(usize, usize)> {
     ranges
 }
 
-/// Cuts between characters, as many in each piece as fit.
+/// Cuts between characters, as many in each piece as fit, and not before a combining mark (which
+/// belongs to the character before it) unless the two together do not fit in a piece.
 fn split_characters(text: &str, max_bytes: usize, pieces: &mut Vec<String>) {
     let mut start = 0;
+    // Where the last character that is not a combining mark starts.
+    let mut base = 0;
     for (at, c) in text.char_indices() {
         if at + c.len_utf8() - start > max_bytes {
-            pieces.push(text[start..at].to_owned());
-            start = at;
+            let with_its_base = at + c.len_utf8() - base <= max_bytes;
+            let cut = if is_combining_mark(c) && base > start && with_its_base {
+                base
+            } else {
+                at
+            };
+            pieces.push(text[start..cut].to_owned());
+            start = cut;
+        }
+        if !is_combining_mark(c) {
+            base = at;
         }
     }
     pieces.push(text[start..].to_owned());
+}
+
+/// Whether `c` is a mark that combines with the character before it: the combining diacritics
+/// (U+0300–U+036F), the kana voicing marks (U+3099–U+309A) and the variation selectors.
+fn is_combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{3099}'..='\u{309A}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
 #[cfg(test)]
@@ -227,6 +261,11 @@ mod tests {
             split_utterance("円周率は３．１４です。", 1000),
             ["円周率は３．１４です。"]
         );
+        // Full-width digits around an ASCII point are a number too.
+        assert_eq!(
+            split_utterance("円周率は３.１４です。", 1000),
+            ["円周率は３.１４です。"]
+        );
     }
 
     #[test]
@@ -249,6 +288,11 @@ mod tests {
             ["line one", "line two"]
         );
         assert!(split_utterance(" \n\t　", 100).is_empty());
+        // A straight quote after the end closes the sentence only if no word follows at once.
+        assert_eq!(
+            split_utterance("Yes.\"Hello\" He said \"no.\" Then 'ok.'", 1000),
+            ["Yes.", "\"Hello\" He said \"no.\"", "Then 'ok.'"]
+        );
         assert!(split_utterance("", 100).is_empty());
     }
 
@@ -271,6 +315,10 @@ mod tests {
             split_utterance("あいうえおかきくけ", 10),
             ["あいう", "えおか", "きくけ"]
         );
+        // A combining mark stays with its base: か + U+3099 (が) and e + U+0301 (é), three bytes
+        // each for the kana and mark, one and two for the e and its accent.
+        assert_eq!(split_utterance("あか\u{3099}", 6), ["あ", "か\u{3099}"]);
+        assert_eq!(split_utterance("abe\u{301}", 3), ["ab", "e\u{301}"]);
         // A four-byte character never fits in fewer bytes, so the least is taken as four.
         assert_eq!(split_utterance("😀😀", 1), ["😀", "😀"]);
     }
@@ -294,7 +342,7 @@ mod tests {
 
     const ALPHABET: &[&str] = &[
         "a", "b", "Z", "1", "9", "あ", "漢", "😀", " ", "　", "\t", "\n", "\r\n", "。", "．", "！",
-        "？", "!", "?", ".", "、", "，", ",", "」", ")", "|", "é",
+        "？", "!", "?", ".", "、", "，", ",", "」", ")", "|", "é", "\"", "'", "\u{301}", "３",
     ];
 
     fn without_whitespace(text: &str) -> String {

@@ -10,11 +10,10 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::SAMPLE_RATE;
 use crate::codec::{AudioControl, Item};
 use crate::hub::{Event, PeerId};
 
-/// The format of Plugin_Remote audio.
-pub const SAMPLE_RATE: u32 = 16_000;
 /// Bytes per sample: 16-bit, mono.
 const BYTES_PER_SAMPLE: u16 = 2;
 const HEADER_LENGTH: u32 = 44;

@@ -4,10 +4,13 @@
 //! cut into chunks (`SND` + four digits + bytes, 1,280 bytes = 40 ms by default, never over 4,096),
 //! and an optional `SNDBRKS`. Chunks leave in real time with a small lead: chunk `i` is sent when
 //! the clock, started at the first chunk, reaches the time its last sample plays minus the lead
-//! (200 ms by default). So the audio sent is never more than the lead ahead of what the agent has had
-//! time to play: its buffer (about 60 s, the rest dropped silently) never fills, and the agent, which
-//! sends nothing while it reads a burst, is never kept from sending its own events by more than one
-//! chunk.
+//! (200 ms by default, at most [`MAX_AUDIO_LEAD`]). So the stream opens with a burst of the lead's
+//! worth of audio, and from then on the audio sent is never more than the lead ahead of what the
+//! agent has had time to play: its buffer (about 60 s, the rest dropped silently) never fills, and
+//! the agent, which sends nothing while it reads a burst, is held up by at most that opening burst
+//! and then by one chunk at a time. If the sender falls behind (its thread descheduled, the machine
+//! suspended) so far that the agent must have run dry, the schedule restarts from the audio sent,
+//! so what was missed goes as one lead's worth again, not all at once.
 //!
 //! Sending blocks the calling thread, which is all it does, so any host can run it on a thread of
 //! its own; an [`AudioStreamHandle`] cancels it from elsewhere (waking its wait at once) and reports
@@ -25,14 +28,19 @@ use super::wav::samples_duration;
 use crate::codec::{encode, AudioControl, AvatarCommand, Item};
 use crate::error::Error;
 use crate::host::Remote;
-use crate::hub::PeerId;
+use crate::hub::{DropCause, PeerId};
 
 /// The chunk size the user guide recommends: 1,280 bytes, 40 ms.
 pub const DEFAULT_AUDIO_CHUNK_BYTES: usize = 1_280;
-/// The largest chunk the user guide allows: 4,096 bytes, 128 ms.
+/// The largest chunk the user guide allows: 4,096 bytes, 128 ms. This is what a stream sends;
+/// [`MAX_AUDIO_CHUNK_LENGTH`](crate::MAX_AUDIO_CHUNK_LENGTH) (9,999) is the most the wire format's
+/// four digits can announce, which the codec accepts from peers and can encode.
 pub const MAX_AUDIO_CHUNK_BYTES: usize = 4_096;
 /// How far ahead of real time audio is sent by default.
 pub const DEFAULT_AUDIO_LEAD: Duration = Duration::from_millis(200);
+/// The longest lead accepted: 2 s, a small part of the agent's buffer of about 60 s, and no longer
+/// a burst that holds up the agent's own events for long.
+pub const MAX_AUDIO_LEAD: Duration = Duration::from_secs(2);
 
 /// How an [`AudioStream`] frames and paces its audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +49,9 @@ pub struct AudioStreamOptions {
     /// Bytes of audio per chunk: even, from 2 to [`MAX_AUDIO_CHUNK_BYTES`]. The last chunk holds
     /// what is left. Default [`DEFAULT_AUDIO_CHUNK_BYTES`] (40 ms).
     pub chunk_bytes: usize,
-    /// How far ahead of real time the audio sent may run, counted from the first chunk; at least one
-    /// chunk's duration, so the agent never runs dry between chunks. Default
-    /// [`DEFAULT_AUDIO_LEAD`] (200 ms).
+    /// How far ahead of real time the audio sent may run, counted from the first chunk (the first
+    /// lead's worth goes at once); at least one chunk's duration, so the agent never runs dry
+    /// between chunks, and at most [`MAX_AUDIO_LEAD`]. Default [`DEFAULT_AUDIO_LEAD`] (200 ms).
     pub lead: Duration,
     /// Send `__AV_START` first, to take over the avatar. Default `true`.
     pub start_avatar_control: bool,
@@ -78,7 +86,11 @@ impl Default for AudioStreamOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AudioTarget {
-    /// Every peer connected at each send, as [`Remote::send`] does.
+    /// Every peer connected at each send, as [`Remote::send`] does. A peer too slow to keep up is
+    /// disconnected by the library and the stream goes on to the rest. With
+    /// [`Config::keep_while_disconnected`](crate::Config) above 0 and nobody connected, the first
+    /// item is kept for the next peer but reaches nobody now, so the stream stops as
+    /// [`AudioStreamState::NoPeers`]: start it once a peer is connected.
     AllPeers,
     /// One peer, as [`Remote::send_to`] does.
     Peer(PeerId),
@@ -97,8 +109,11 @@ pub enum AudioStreamState {
     /// Cancelled through an [`AudioStreamHandle`].
     Cancelled,
     /// Stopped because nobody was left to send to: no peer connected (for
-    /// [`AudioTarget::AllPeers`]), or the peer left.
+    /// [`AudioTarget::AllPeers`]), or the peer left or is leaving.
     NoPeers,
+    /// Stopped by an error, which [`AudioStream::send`] returned (or by a panic in its
+    /// `on_progress`); the progress says how far it got.
+    Failed,
 }
 
 /// How far a stream has got.
@@ -136,7 +151,7 @@ impl AudioProgress {
 /// config.tcp_client = Some(TcpClientConfig::new("localhost", 60001)); // an agent's TCP server
 /// let remote = Remote::start(&config)?;
 /// # let _ = remote.recv(); // wait for the connection
-/// let speech = AudioStream::new(WavAudio::open("hello.wav")?.samples, AudioStreamOptions::default())?;
+/// let mut speech = AudioStream::new(WavAudio::open("hello.wav")?.samples, AudioStreamOptions::default())?;
 /// let cancel = speech.handle(); // cancel.cancel() from another thread stops it at once
 /// let done = speech.send_to_all(&remote)?;
 /// println!("{:?}: {:?} of audio", done.state, done.sent_duration());
@@ -185,6 +200,12 @@ impl AudioStream {
                 options.lead
             )));
         }
+        if options.lead > MAX_AUDIO_LEAD {
+            return Err(Error::InvalidAudio(format!(
+                "a lead of {:?} is over {MAX_AUDIO_LEAD:?}: that much audio at once would hold up the agent's events and fill its buffer",
+                options.lead
+            )));
+        }
         let stream = AudioStream {
             shared: Arc::new(Shared {
                 cancelled: AtomicBool::new(false),
@@ -214,20 +235,26 @@ impl AudioStream {
     }
 
     /// Streams to every connected peer, blocking until done; see [`send`](Self::send).
-    pub fn send_to_all(&self, remote: &Remote) -> Result<AudioProgress, Error> {
+    pub fn send_to_all(&mut self, remote: &Remote) -> Result<AudioProgress, Error> {
         self.send(remote, AudioTarget::AllPeers, |_| {})
     }
 
     /// Streams to `target`, blocking until all is sent (and has had time to play, unless
     /// [`AudioStreamOptions::wait_until_played`] is off), the stream is cancelled, or nobody is left
     /// to send to; returns how far it got. `on_progress` is called on this thread at each change
-    /// (after every chunk), for example to show progress.
+    /// (after every chunk), for example to show progress. It takes `&mut self` so one stream is
+    /// never sent twice at once, its chunks interleaved; cancel and poll it through a
+    /// [`handle`](Self::handle).
     ///
-    /// Fails when an item is refused: the peer's outbox was full (it is disconnected as too slow)
-    /// and, for [`AudioTarget::Peer`], as [`Remote::send_to`] fails. A stream that was cancelled
+    /// Nobody to send to is an outcome, [`AudioStreamState::NoPeers`], not an error: for
+    /// [`AudioTarget::AllPeers`] when no peer is connected; for [`AudioTarget::Peer`] when the peer
+    /// is not connected or is leaving. Fails only for [`AudioTarget::Peer`] when its outbox was
+    /// full (the library disconnects it as too slow; see [`Remote::send_to`]). After a failure,
+    /// `SNDBRKS` is still tried (if asked for), and [`AudioStreamHandle::progress`] shows
+    /// [`AudioStreamState::Failed`] with how far the stream got. A stream that was cancelled
     /// stays cancelled: sending it again returns at once.
     pub fn send(
-        &self,
+        &mut self,
         remote: &Remote,
         target: AudioTarget,
         on_progress: impl FnMut(&AudioProgress),
@@ -238,15 +265,12 @@ impl AudioStream {
         );
         let deliver = |item: &Item<'_>| match target {
             AudioTarget::AllPeers => remote.send(item).map(|peers| peers > 0),
-            AudioTarget::Peer(peer) => match remote.send_to(peer, item) {
-                Ok(()) => Ok(true),
-                Err(Error::NoSuchPeer(_)) => Ok(false),
-                Err(error) => Err(error),
-            },
+            AudioTarget::Peer(peer) => reached_peer(remote.send_to(peer, item)),
         };
         let outcome = self.play(&mut RealTime::new(), deliver, on_progress);
-        if let Ok(progress) = &outcome {
-            log::debug!("audio stream ended: {progress:?}");
+        match &outcome {
+            Ok(progress) => log::debug!("audio stream ended: {progress:?}"),
+            Err(error) => log::warn!("audio stream failed: {error}"),
         }
         outcome
     }
@@ -274,6 +298,8 @@ impl AudioStream {
         mut deliver: impl FnMut(&Item<'_>) -> Result<bool, Error>,
         mut on_progress: impl FnMut(&AudioProgress),
     ) -> Result<AudioProgress, Error> {
+        // However this ends, an error or a panic included, pollers see an end.
+        let _ended = EndGuard(&self.shared);
         let total = self.samples.len() as u64;
         let mut progress = AudioProgress {
             samples_sent: 0,
@@ -295,31 +321,22 @@ impl AudioStream {
             return Ok(progress);
         }
         report(&progress);
-        for item in self.preamble() {
-            if !deliver(&item)? {
-                progress.state = AudioStreamState::NoPeers;
-                report(&progress);
-                return Ok(progress);
+        // How far the schedule was moved on after the agent must have run dry.
+        let mut restarted = Duration::ZERO;
+        if let Err(error) = self.send_audio(
+            clock,
+            &mut deliver,
+            &mut progress,
+            &mut restarted,
+            &mut report,
+        ) {
+            if self.options.break_at_end {
+                let _ = deliver(&Item::AudioControl(AudioControl::Break));
             }
-        }
-        clock.start();
-        let mut bytes = Vec::with_capacity(self.options.chunk_bytes);
-        for chunk in self.samples.chunks(self.options.chunk_bytes / 2) {
-            let end = progress.samples_sent + chunk.len() as u64;
-            let send_at = samples_duration(end).saturating_sub(self.options.lead);
-            if !self.wait_until(clock, send_at) {
-                progress.state = AudioStreamState::Cancelled;
-                break;
-            }
-            bytes.clear();
-            bytes.extend(chunk.iter().flat_map(|sample| sample.to_le_bytes()));
-            if !deliver(&Item::AudioChunk(Cow::Borrowed(&bytes)))? {
-                progress.state = AudioStreamState::NoPeers;
-                break;
-            }
-            progress.samples_sent = end;
+            progress.state = AudioStreamState::Failed;
             progress.elapsed = clock.elapsed();
             report(&progress);
+            return Err(error);
         }
         if progress.state != AudioStreamState::NoPeers
             && self.options.break_at_end
@@ -328,7 +345,7 @@ impl AudioStream {
             progress.state = AudioStreamState::NoPeers;
         }
         if progress.state == AudioStreamState::Sending {
-            let played = samples_duration(total);
+            let played = restarted.saturating_add(samples_duration(total));
             if self.options.wait_until_played && !self.wait_until(clock, played) {
                 progress.state = AudioStreamState::Cancelled;
             } else {
@@ -338,6 +355,56 @@ impl AudioStream {
         progress.elapsed = clock.elapsed();
         report(&progress);
         Ok(progress)
+    }
+
+    /// The preamble and the chunks, paced; leaves `progress.state` at `Sending` if all was sent,
+    /// else at why not.
+    fn send_audio(
+        &self,
+        clock: &mut impl Clock,
+        deliver: &mut impl FnMut(&Item<'_>) -> Result<bool, Error>,
+        progress: &mut AudioProgress,
+        restarted: &mut Duration,
+        report: &mut impl FnMut(&AudioProgress),
+    ) -> Result<(), Error> {
+        for item in self.preamble() {
+            if !deliver(&item)? {
+                progress.state = AudioStreamState::NoPeers;
+                return Ok(());
+            }
+        }
+        clock.start();
+        let lead = self.options.lead;
+        let mut bytes = Vec::with_capacity(self.options.chunk_bytes);
+        for chunk in self.samples.chunks(self.options.chunk_bytes / 2) {
+            let sent = samples_duration(progress.samples_sent);
+            let behind = clock
+                .elapsed()
+                .saturating_sub(*restarted)
+                .saturating_sub(sent);
+            if progress.samples_sent > 0 && !behind.is_zero() {
+                // The agent has played all it was sent and waited `behind` for more: it plays
+                // the rest that much later, so the schedule moves on by as much.
+                log::debug!("the audio stream fell {behind:?} behind; its schedule moves on");
+                *restarted += behind;
+            }
+            let end = progress.samples_sent + chunk.len() as u64;
+            let send_at = *restarted + samples_duration(end).saturating_sub(lead);
+            if !self.wait_until(clock, send_at) {
+                progress.state = AudioStreamState::Cancelled;
+                return Ok(());
+            }
+            bytes.clear();
+            bytes.extend(chunk.iter().flat_map(|sample| sample.to_le_bytes()));
+            if !deliver(&Item::AudioChunk(Cow::Borrowed(&bytes)))? {
+                progress.state = AudioStreamState::NoPeers;
+                return Ok(());
+            }
+            progress.samples_sent = end;
+            progress.elapsed = clock.elapsed();
+            report(progress);
+        }
+        Ok(())
     }
 
     /// Waits until `at` on `clock`; false if cancelled first.
@@ -383,6 +450,39 @@ impl Shared {
     }
 }
 
+/// Marks a stream that stops while still `Sending` (by an error, or a panic in `on_progress`) as
+/// `Failed` when dropped, so a poller never waits for an end that does not come.
+struct EndGuard<'a>(&'a Shared);
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        let mut progress = self
+            .0
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if progress.state == AudioStreamState::Sending {
+            progress.state = AudioStreamState::Failed;
+        }
+    }
+}
+
+/// Whether a `send_to` reached its peer: a peer gone or leaving (which of the two a departing peer
+/// is met as is a race) is nobody to send to, not an error.
+fn reached_peer(sent: Result<(), Error>) -> Result<bool, Error> {
+    match sent {
+        Ok(()) => Ok(true),
+        Err(
+            Error::NoSuchPeer(_)
+            | Error::Dropped {
+                cause: DropCause::PeerLeaving | DropCause::NoPeer,
+                ..
+            },
+        ) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// The time a stream is paced by: real, or virtual in the tests.
 trait Clock {
     /// Starts counting, at the first chunk.
@@ -424,33 +524,51 @@ impl Clock for RealTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
 
-    /// Time that passes only when waited for: each wait ends exactly at its deadline.
+    /// Time that passes only when waited for (each wait ends exactly at its deadline), or when a
+    /// test moves it on through a clone of `now` (a stall).
     struct VirtualClock {
-        now: Duration,
+        now: Rc<Cell<Duration>>,
+    }
+
+    impl VirtualClock {
+        fn new() -> Self {
+            VirtualClock {
+                now: Rc::new(Cell::new(Duration::ZERO)),
+            }
+        }
     }
 
     impl Clock for VirtualClock {
         fn start(&mut self) {
-            self.now = Duration::ZERO;
+            self.now.set(Duration::ZERO);
         }
 
         fn elapsed(&self) -> Duration {
-            self.now
+            self.now.get()
         }
 
         fn wait_until(&mut self, at: Duration, _wake: &Receiver<()>) {
-            self.now = self.now.max(at);
+            self.now.set(self.now.get().max(at));
+        }
+    }
+
+    /// Cancels the stream when dropped, so a failed assertion does not leave it running.
+    struct CancelOnDrop(AudioStreamHandle);
+
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
         }
     }
 
     /// What a stream delivers on a virtual clock: each item's wire form and when it left.
     fn play(stream: &AudioStream) -> (AudioProgress, Vec<(Duration, Vec<u8>)>) {
-        let mut clock = VirtualClock {
-            now: Duration::ZERO,
-        };
-        let sent = std::cell::RefCell::new(Vec::new());
-        let now = std::cell::Cell::new(Duration::ZERO);
+        let mut clock = VirtualClock::new();
+        let sent = RefCell::new(Vec::new());
+        let now = Cell::new(Duration::ZERO);
         let progress = stream
             .play(
                 &mut clock,
@@ -535,7 +653,7 @@ mod tests {
         let mut sent_at = Vec::new();
         let progress = stream
             .play(
-                &mut VirtualClock { now: ms(0) },
+                &mut VirtualClock::new(),
                 |item| {
                     chunks += usize::from(matches!(item, Item::AudioChunk(_)));
                     Ok(true)
@@ -576,7 +694,7 @@ mod tests {
         let mut items = Vec::new();
         let progress = stream
             .play(
-                &mut VirtualClock { now: ms(0) },
+                &mut VirtualClock::new(),
                 |item| {
                     items.push(item.to_string());
                     if items.len() == 3 + 7 {
@@ -604,7 +722,7 @@ mod tests {
         let mut count = 0;
         let progress = stream
             .play(
-                &mut VirtualClock { now: ms(0) },
+                &mut VirtualClock::new(),
                 |_| {
                     count += 1;
                     Ok(count <= 5)
@@ -626,7 +744,7 @@ mod tests {
         let mut seen = Vec::new();
         stream
             .play(
-                &mut VirtualClock { now: ms(0) },
+                &mut VirtualClock::new(),
                 |_| Ok(true),
                 |progress| seen.push((progress.samples_sent, progress.state)),
             )
@@ -668,6 +786,11 @@ mod tests {
                 Err(format!("invalid audio: a chunk of {chunk} bytes: chunks hold whole 16-bit samples, from 2 to 4096 bytes"))
             );
         }
+        assert_eq!(with(1_280, 2_000, "0"), Ok(()));
+        assert_eq!(
+            with(1_280, 2_001, "0"),
+            Err("invalid audio: a lead of 2.001s is over 2s: that much audio at once would hold up the agent's events and fill its buffer".to_owned())
+        );
         assert_eq!(
             with(1_280, 39, "0"),
             Err("invalid audio: a lead of 39ms is shorter than one chunk (40ms): the agent would run dry between chunks".to_owned())
@@ -681,19 +804,111 @@ mod tests {
     }
 
     #[test]
+    fn after_a_stall_the_missed_audio_goes_as_one_lead_not_all_at_once() {
+        // Two seconds in 40 ms chunks with a 200 ms lead; the sender stalls for a second after the
+        // tenth chunk (sent at 200 ms, when 400 ms had been sent): the agent ran dry at 400 ms.
+        let stream = AudioStream::new(vec![0; 32_000], AudioStreamOptions::default()).unwrap();
+        let mut clock = VirtualClock::new();
+        let now = Rc::clone(&clock.now);
+        let mut chunks = 0;
+        let mut sent_at = Vec::new();
+        let progress = stream
+            .play(
+                &mut clock,
+                |item| {
+                    if let Item::AudioChunk(_) = item {
+                        chunks += 1;
+                        sent_at.push(now.get());
+                        if chunks == 10 {
+                            now.set(now.get() + Duration::from_secs(1));
+                        }
+                    }
+                    Ok(true)
+                },
+                |_| {},
+            )
+            .unwrap();
+        assert_eq!(sent_at[9], ms(200));
+        let at_once = sent_at.iter().filter(|&&at| at == ms(1_200)).count();
+        // The next lead's worth (five chunks, up to 600 ms of audio) goes at once, then the rest
+        // keeps to the schedule 800 ms later than planned, and the wait for it to play too.
+        assert_eq!(at_once, 5, "{sent_at:?}");
+        assert_eq!(sent_at[15], ms(1_240));
+        assert_eq!(sent_at[49], ms(2_000 - 200 + 800));
+        assert_eq!(progress.elapsed, ms(2_000 + 800));
+        assert_eq!(progress.state, AudioStreamState::Finished);
+    }
+
+    #[test]
+    fn an_error_mid_stream_still_ends_the_segment_and_shows_how_far_it_got() {
+        let stream = AudioStream::new(vec![0; 16_000], AudioStreamOptions::default()).unwrap();
+        let handle = stream.handle();
+        let mut items = Vec::new();
+        let outcome = stream.play(
+            &mut VirtualClock::new(),
+            |item| {
+                items.push(item.to_string());
+                if items.len() == 3 + 4 {
+                    return Err(Error::InvalidAudio("refused".to_owned()));
+                }
+                Ok(true)
+            },
+            |_| {},
+        );
+        assert_eq!(outcome.unwrap_err().to_string(), "invalid audio: refused");
+        assert_eq!(items.last().unwrap(), "SNDBRKS", "{items:?}");
+        let progress = handle.progress();
+        assert_eq!(progress.state, AudioStreamState::Failed);
+        assert_eq!(progress.samples_sent, 3 * 640);
+    }
+
+    #[test]
+    fn a_peer_gone_or_leaving_is_nobody_to_send_to_and_a_full_outbox_an_error() {
+        let peer = PeerId(7);
+        let dropped = |cause| Err(Error::Dropped { peer, cause });
+        assert!(reached_peer(Ok(())).unwrap());
+        assert!(!reached_peer(Err(Error::NoSuchPeer(peer))).unwrap());
+        assert!(!reached_peer(dropped(DropCause::PeerLeaving)).unwrap());
+        assert!(!reached_peer(dropped(DropCause::NoPeer)).unwrap());
+        assert!(matches!(
+            reached_peer(dropped(DropCause::PeerTooSlow)),
+            Err(Error::Dropped {
+                cause: DropCause::PeerTooSlow,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_panic_in_on_progress_leaves_an_end_for_pollers() {
+        let stream = AudioStream::new(vec![0; 16_000], AudioStreamOptions::default()).unwrap();
+        let handle = stream.handle();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stream.play(
+                &mut VirtualClock::new(),
+                |_| Ok(true),
+                |progress| assert!(progress.samples_sent < 1_280, "a host's bug"),
+            )
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(handle.progress().state, AudioStreamState::Failed);
+        assert_eq!(handle.progress().samples_sent, 1_280);
+    }
+
+    #[test]
     fn a_cancel_wakes_a_waiting_stream_at_once() {
-        // All of a minute's audio goes at once (a lead of a minute), then the stream waits for it
-        // to play; a cancel from another thread ends that wait on the wall clock.
+        // All of two seconds' audio goes at once (a lead of two seconds), then the stream waits
+        // for it to play; a cancel from another thread ends that wait on the wall clock.
         let options = AudioStreamOptions {
             chunk_bytes: MAX_AUDIO_CHUNK_BYTES,
-            lead: Duration::from_secs(60),
+            lead: MAX_AUDIO_LEAD,
             ..AudioStreamOptions::default()
         };
-        let stream = AudioStream::new(vec![0; 60 * 16_000], options).unwrap();
-        let handle = stream.handle();
+        let stream = AudioStream::new(vec![0; 2 * 16_000], options).unwrap();
         let (ended_tx, ended) = crossbeam_channel::bounded(1);
         let (waiting_tx, waiting) = crossbeam_channel::bounded(1);
         std::thread::scope(|scope| {
+            let cancel = CancelOnDrop(stream.handle());
             scope.spawn(|| {
                 let progress = stream.play(
                     &mut RealTime::new(),
@@ -711,7 +926,7 @@ mod tests {
                 .recv_timeout(Duration::from_secs(10))
                 .expect("all the audio sent");
             let cancelled_at = Instant::now();
-            handle.cancel();
+            cancel.0.cancel();
             let (progress, ended_at) = ended
                 .recv_timeout(Duration::from_secs(10))
                 .expect("the wait ends after a cancel");

@@ -7,16 +7,20 @@
 //! of channels, which are averaged into one, at any rate from 1 kHz to 1 MHz, resampled to 16 kHz.
 //!
 //! Nothing in a header is trusted for memory: chunks are skipped by reading past them, and what is
-//! reserved for samples is bounded by the bytes the file really has. A `data` chunk whose length is
-//! `0xFFFFFFFF` (what programs writing WAV to a pipe put there) runs to the end of the file. This
-//! module does no playback and no sending.
+//! reserved for samples is bounded by the bytes the file really has. The data is converted block by
+//! block as it is read, so memory holds the 16 kHz result (at most [`MAX_WAV_DURATION`]) and one
+//! block, not the whole file at its own rate as well. A `data` chunk whose length is
+//! `0xFFFFFFFF` (what programs writing WAV to a pipe put there) runs to the end of the file. A
+//! `data` chunk of 0 bytes is read as no audio (no samples; a stream of it sends only its preamble
+//! and `SNDBRKS`). Float samples that are NaN or infinite are read as silence. This module does no
+//! playback and no sending.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::resample::resample_to_16k;
+use super::resample::{output_length, quantise, Resampler};
 use super::SAMPLE_RATE;
 use crate::error::{Error, WavError, WavProblem};
 
@@ -95,13 +99,25 @@ impl SampleEncoding {
                 let value = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
                 (f64::from(value) / 2_147_483_648.0) as f32
             }
-            SampleEncoding::Float32 => f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            SampleEncoding::Float32 => {
+                finite_or_silence(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+            }
             SampleEncoding::Float64 => {
                 let mut array = [0; 8];
                 array.copy_from_slice(bytes);
-                f64::from_le_bytes(array) as f32
+                finite_or_silence(f64::from_le_bytes(array) as f32)
             }
         }
+    }
+}
+
+/// A float sample, or silence for NaN and the infinities, which are no level at all (and would
+/// spread through the filter to every sample near them).
+fn finite_or_silence(sample: f32) -> f32 {
+    if sample.is_finite() {
+        sample
+    } else {
+        0.0
     }
 }
 
@@ -116,6 +132,11 @@ const SUBFORMAT_GUID_TAIL: [u8; 14] = [
 const FORMAT_PCM: u16 = 1;
 const FORMAT_FLOAT: u16 = 3;
 const FORMAT_EXTENSIBLE: u16 = 0xFFFE;
+/// The longest audio read: an hour, far more than the agent buffers (about 60 s; a stream is
+/// paced, so longer audio plays whole) but a bound on memory: an hour at 16 kHz is 115 MB of
+/// samples, whatever the file's own rate and format. Longer audio is an error before (when the
+/// length is known) or while it is read.
+pub const MAX_WAV_DURATION: Duration = Duration::from_secs(60 * 60);
 /// How much of the data is read at a time.
 const READ_BLOCK: usize = 64 * 1024;
 
@@ -173,6 +194,11 @@ fn read_wav(path: PathBuf, reader: impl Read, length: Option<u64>) -> Result<Wav
     };
     let mut header = [0; 12];
     let got = read_up_to(&mut reader, &mut header).map_err(|e| fail(WavProblem::Io(e)))?;
+    if got >= 4 && (&header[..4] == b"RIFX" || &header[..4] == b"RF64") {
+        return Err(fail(WavProblem::UnsupportedRiff([
+            header[0], header[1], header[2], header[3],
+        ])));
+    }
     if got < 4 || &header[..4] != b"RIFF" {
         return Err(fail(WavProblem::NotRiff));
     }
@@ -236,26 +262,24 @@ fn read_wav(path: PathBuf, reader: impl Read, length: Option<u64>) -> Result<Wav
                 };
                 let declared = (size != UNKNOWN_LENGTH).then_some(u64::from(size));
                 let remaining = length.map(|length| length.saturating_sub(reader.read));
-                let mono =
-                    read_data(&mut reader, format, declared, remaining).map_err(|problem| {
+                let samples = read_data(&mut reader, format, declared, remaining, MAX_WAV_DURATION)
+                    .map_err(|problem| {
                         fail(match problem {
                             DataProblem::Io(error) => WavProblem::Io(error),
                             DataProblem::Truncated(present) => truncated(present),
+                            DataProblem::TooLong { seconds } => WavProblem::TooLong {
+                                seconds,
+                                limit: MAX_WAV_DURATION,
+                            },
                         })
                     })?;
-                return Ok(WavAudio {
-                    format,
-                    samples: resample_to_16k(&mono, format.sample_rate),
-                });
+                return Ok(WavAudio { format, samples });
             }
             _ => {
                 let wanted = u64::from(size) + u64::from(size % 2);
                 let skipped = skip(&mut reader, wanted).map_err(|e| fail(WavProblem::Io(e)))?;
                 if skipped < u64::from(size) {
-                    return Err(fail(match format {
-                        None => WavProblem::MissingFormat,
-                        Some(_) => WavProblem::MissingData,
-                    }));
+                    return Err(fail(truncated(skipped)));
                 }
             }
         }
@@ -323,30 +347,46 @@ enum DataProblem {
     Io(io::Error),
     /// The file ended this many bytes into a chunk that declared more.
     Truncated(u64),
+    /// The audio is longer than [`MAX_WAV_DURATION`]: at least this many seconds.
+    TooLong {
+        seconds: u64,
+    },
 }
 
-/// Reads the `data` chunk's frames, averaging each into one sample. `declared` is `None` for "to
-/// the end"; `remaining`, when known, is how many bytes the file has left.
+/// Reads the `data` chunk's frames, averages each into one sample and converts them to 16 kHz as
+/// they arrive. `declared` is `None` for "to the end"; `remaining`, when known, is how many bytes
+/// the file has left; more than `max_duration` (whole seconds) of audio is refused.
 fn read_data(
     reader: &mut impl Read,
     format: WavFormat,
     declared: Option<u64>,
     remaining: Option<u64>,
-) -> Result<Vec<f32>, DataProblem> {
+    max_duration: Duration,
+) -> Result<Vec<i16>, DataProblem> {
     let frame_bytes = usize::from(format.channels) * format.encoding.bytes();
     let sample_bytes = format.encoding.bytes();
-    let bound = match (declared, remaining) {
-        (Some(declared), Some(remaining)) => Some(declared.min(remaining)),
-        (one, other) => one.or(other),
+    let max_frames = max_duration.as_secs() * u64::from(format.sample_rate);
+    let too_long = |frames: u64| DataProblem::TooLong {
+        seconds: frames / u64::from(format.sample_rate),
     };
     // Reserve only what the file really holds (when known); otherwise grow as frames arrive.
-    let reserve = match (bound, remaining) {
-        (Some(bytes), Some(_)) => (bytes / frame_bytes as u64) as usize,
-        _ => 0,
-    };
-    let mut mono = Vec::with_capacity(reserve);
+    let reserve = match (declared, remaining) {
+        (Some(declared), Some(remaining)) => Some(declared.min(remaining)),
+        (None, Some(remaining)) => Some(remaining),
+        _ => None,
+    }
+    .map_or(Ok(0), |bytes| {
+        let frames = bytes / frame_bytes as u64;
+        if frames > max_frames {
+            return Err(too_long(frames));
+        }
+        Ok(output_length(frames, format.sample_rate))
+    })?;
+    let mut output = Vec::with_capacity(reserve);
+    let mut resampler = Resampler::new(format.sample_rate);
     let block = (READ_BLOCK / frame_bytes).max(1) * frame_bytes;
     let mut buffer = vec![0; block];
+    let mut mono = Vec::with_capacity(block / frame_bytes);
     let mut left = declared.unwrap_or(u64::MAX);
     let mut total = 0u64;
     let scale = 1.0 / f32::from(format.channels);
@@ -358,6 +398,11 @@ fn read_data(
         let got = read_up_to(reader, &mut buffer[..wanted]).map_err(DataProblem::Io)?;
         total += got as u64;
         left -= got as u64;
+        let frames = total / frame_bytes as u64;
+        if frames > max_frames {
+            return Err(too_long(frames));
+        }
+        mono.clear();
         for frame in buffer[..got - got % frame_bytes].chunks_exact(frame_bytes) {
             let sum: f32 = frame
                 .chunks_exact(sample_bytes)
@@ -365,6 +410,7 @@ fn read_data(
                 .sum();
             mono.push(sum * scale);
         }
+        resampler.push(&mono, |sample| output.push(quantise(sample)));
         if got < wanted {
             if declared.is_some() {
                 return Err(DataProblem::Truncated(total));
@@ -379,7 +425,8 @@ fn read_data(
             log::warn!("a WAV data chunk ends inside a frame; the partial frame is dropped");
         }
     }
-    Ok(mono)
+    resampler.finish(|sample| output.push(quantise(sample)));
+    Ok(output)
 }
 
 /// Fills as much of `buffer` as the reader has, stopping only at its end; how much was filled.
@@ -614,6 +661,8 @@ mod tests {
         truncated.truncate(truncated.len() - 3);
         for (bytes, expected) in [
             (Vec::new(), "not a WAV file (no RIFF header)"),
+            (b"RIFX\x00\x00\x00\x24WAVE".to_vec(), "a RIFX file (big-endian WAV) is not read: convert it to RIFF (little-endian) WAVE"),
+            (b"RF64\xff\xff\xff\xffWAVE".to_vec(), "an RF64 file (WAV over 4 GiB) is not read: convert it to RIFF WAVE"),
             (b"ID3\x04 an mp3 file".to_vec(), "not a WAV file (no RIFF header)"),
             (b"RIFF\x04\x00".to_vec(), "truncated: the RIFF header should hold 12 bytes, the file ends after 6"),
             (not_wave, "not a WAV file (a RIFF file of kind \"AVI \", not WAVE)"),
@@ -661,6 +710,75 @@ mod tests {
     }
 
     #[test]
+    fn audio_longer_than_the_limit_is_refused_before_or_while_it_is_read() {
+        let format = WavFormat {
+            sample_rate: 1_000,
+            channels: 1,
+            encoding: SampleEncoding::Unsigned8,
+        };
+        let limit = Duration::from_secs(2);
+        let read = |bytes: &[u8], declared, remaining| match read_data(
+            &mut &bytes[..],
+            format,
+            declared,
+            remaining,
+            limit,
+        ) {
+            Ok(samples) => Ok(samples.len()),
+            Err(DataProblem::TooLong { seconds }) => Err(seconds),
+            Err(_) => panic!("another problem"),
+        };
+        let two_seconds = [128u8; 2_000];
+        assert_eq!(read(&two_seconds, Some(2_000), Some(2_000)), Ok(32_000));
+        let three_seconds = [128u8; 3_000];
+        // Its length known, it is refused before a byte is read: this reader fails if read.
+        struct Unread;
+        impl Read for Unread {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("read although the length says too long"))
+            }
+        }
+        for declared in [Some(3_000), None] {
+            match read_data(&mut Unread, format, declared, Some(3_000), limit) {
+                Err(DataProblem::TooLong { seconds }) => assert_eq!(seconds, 3),
+                _ => panic!("not refused before reading"),
+            }
+        }
+        // Streamed with no length, it is refused once a block read passes the limit (before that
+        // block is converted), with as much as was read by then.
+        assert_eq!(read(&three_seconds, None, None), Err(3));
+        let ten_seconds = vec![128u8; 10 * READ_BLOCK];
+        assert!(matches!(read(&ten_seconds, None, None), Err(seconds) if seconds < 100));
+        let error = WavError {
+            path: "long.wav".into(),
+            problem: WavProblem::TooLong {
+                seconds: 4_000,
+                limit: MAX_WAV_DURATION,
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "long.wav: the audio is 4000 s long; at most 3600 s are read"
+        );
+    }
+
+    #[test]
+    fn non_finite_float_samples_are_read_as_silence() {
+        let data: Vec<u8> = [0.5f32, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let wav = riff(&[(b"fmt ", &fmt(3, 1, 16_000, 32)), (b"data", &data)]);
+        assert_eq!(samples(&wav), [16384, 0, 0, 0, -16384]);
+    }
+
+    #[test]
+    fn an_empty_data_chunk_is_no_audio() {
+        let wav = riff(&[(b"fmt ", &fmt(1, 1, 44_100, 16)), (b"data", &[])]);
+        assert_eq!(samples(&wav), Vec::<i16>::new());
+    }
+
+    #[test]
     fn lengths_in_headers_are_not_trusted_for_memory() {
         let pcm = fmt(1, 1, 16_000, 16);
         // A data chunk claiming almost 4 GiB with 4 bytes present: an error, not a huge reservation.
@@ -675,6 +793,9 @@ mod tests {
         let mut list = riff(&[(b"fmt ", &pcm), (b"LIST", b"xx")]);
         let at = list.len() - 6;
         list[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-        assert_eq!(error(&list), "test.wav: no data chunk");
+        assert_eq!(
+            error(&list),
+            "test.wav: truncated: the \"LIST\" chunk should hold 4294967280 bytes, the file ends after 2"
+        );
     }
 }
