@@ -95,23 +95,22 @@ impl Abuser {
 
 /// What the host got from `peer`, each as a line, until a message named `last` (included).
 fn items_until(host: &Host, peer: PeerId, last: &str) -> Vec<String> {
-    let mut got = Vec::new();
-    host.wait_for(&format!("{last} from the abuser"), |event| {
-        match event {
-            Event::Item { peer: from, item } if *from == peer => {
-                got.push(describe(item));
-                if matches!(item, Item::Message(message) if message.name() == last) {
-                    return Some(());
-                }
-            }
-            Event::DecodeError { peer: from, error } if *from == peer => {
-                got.push(format!("error: {error:?}"));
-            }
-            _ => {}
-        }
-        None
-    });
-    got
+    let events = host.collect_until(
+        &format!("{last} from the abuser"),
+        |event| {
+            matches!(event, Event::Item { peer: from, .. } | Event::DecodeError { peer: from, .. } if *from == peer)
+        },
+        |event| matches!(event, Event::Item { item: Item::Message(message), .. } if message.name() == last),
+    );
+    events.iter().map(describe_event).collect()
+}
+
+fn describe_event(event: &Event) -> String {
+    match event {
+        Event::Item { item, .. } => describe(item),
+        Event::DecodeError { error, .. } => format!("error: {error:?}"),
+        other => format!("{other:?}"),
+    }
 }
 
 fn describe(item: &Item<'_>) -> String {
@@ -309,19 +308,16 @@ fn audio_chunk_cut_off(kind: Kind) {
     cut.extend_from_slice(&[7u8; 10]);
     abuser.send(&cut);
     abuser.close();
-    let mut got = Vec::new();
-    host.wait_for("the abuser's end", |event| match event {
-        Event::Item { peer: from, item } if *from == peer => {
-            got.push(describe(item));
-            None
-        }
-        Event::DecodeError { peer: from, error } if *from == peer => {
-            got.push(format!("error: {error:?}"));
-            None
-        }
-        Event::Disconnected { peer: from, .. } if *from == peer => Some(()),
-        _ => None,
-    });
+    let mut got: Vec<String> = host
+        .collect_until(
+            "the abuser's end",
+            |event| event.peer() == Some(peer),
+            |event| matches!(event, Event::Disconnected { .. }),
+        )
+        .iter()
+        .map(describe_event)
+        .collect();
+    assert!(got.pop().unwrap().starts_with("Disconnected"));
     let incomplete = DecodeError::IncompleteAudioChunk {
         expected: 1000,
         received: 10,

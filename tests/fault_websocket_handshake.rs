@@ -251,7 +251,7 @@ fn violation(bytes: &[u8], code: u16, configure: impl FnOnce(&mut WebSocketServe
     let mut agent = raw_agent(address);
     let peer = host.connected(agent.get_ref().local_addr().unwrap());
     agent.send(Frame::text("BEFORE|1\n")).unwrap();
-    assert_eq!(host.next_message_from(peer).0, "BEFORE|1");
+    assert_eq!(host.next_message_from(peer), "BEFORE|1");
     agent.get_mut().write_all(bytes).unwrap();
     let answered = loop {
         match agent.read() {

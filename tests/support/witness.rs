@@ -12,7 +12,7 @@
 //! The `/proc/self` counters (threads, file descriptors, resident memory) are Linux's; elsewhere
 //! they are `None` and the tests that need them say they skip.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +69,8 @@ struct Heard {
 pub struct Host {
     remote: Option<Arc<Remote>>,
     events: Receiver<Event>,
+    /// Events passed over by a wait, for later ones.
+    pending: Mutex<VecDeque<Event>>,
     stop: Option<Sender<()>>,
     pump: Option<JoinHandle<()>>,
     heard: Arc<Mutex<Heard>>,
@@ -95,6 +97,7 @@ impl Host {
         Host {
             remote: Some(remote),
             events,
+            pending: Mutex::default(),
             stop: Some(stop),
             pump: Some(pump),
             heard,
@@ -115,38 +118,82 @@ impl Host {
         self.remote().websocket_addr().expect("a WebSocket server")
     }
 
-    /// Waits (at most [`WAIT`]) for an event that matches; returns it and the events passed over.
-    pub fn wait_for<T>(
-        &self,
-        what: &str,
-        mut matches: impl FnMut(&Event) -> Option<T>,
-    ) -> (T, Vec<Event>) {
+    /// Waits (at most [`WAIT`]) for the first event that matches and takes it; the events passed
+    /// over stay, in order, for later waits.
+    pub fn wait_for<T>(&self, what: &str, mut matches: impl FnMut(&Event) -> Option<T>) -> T {
+        let mut pending = lock(&self.pending);
+        for index in 0..pending.len() {
+            if let Some(found) = matches(&pending[index]) {
+                pending.remove(index);
+                return found;
+            }
+        }
         let deadline = Instant::now() + WAIT;
-        let mut passed = Vec::new();
         loop {
             match self.events.recv_deadline(deadline) {
                 Ok(event) => match matches(&event) {
-                    Some(found) => return (found, passed),
-                    None => passed.push(event),
+                    Some(found) => return found,
+                    None => pending.push_back(event),
                 },
-                Err(_) => panic!("timed out waiting for {what}; events seen: {passed:#?}"),
+                Err(_) => panic!("timed out waiting for {what}; events passed over: {pending:#?}"),
             }
         }
     }
 
-    /// The events that arrive within `time` (a bounded look for something that must not come).
+    /// Takes, in order, the events `keep` selects, until one that `done` says ends them (taken
+    /// too), failing after [`WAIT`]; the others stay for later waits.
+    pub fn collect_until(
+        &self,
+        what: &str,
+        mut keep: impl FnMut(&Event) -> bool,
+        mut done: impl FnMut(&Event) -> bool,
+    ) -> Vec<Event> {
+        let mut kept = Vec::new();
+        let mut pending = lock(&self.pending);
+        let mut index = 0;
+        while index < pending.len() {
+            if keep(&pending[index]) {
+                let event = pending.remove(index).unwrap();
+                let last = done(&event);
+                kept.push(event);
+                if last {
+                    return kept;
+                }
+            } else {
+                index += 1;
+            }
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.events.recv_deadline(deadline) {
+                Ok(event) if keep(&event) => {
+                    let last = done(&event);
+                    kept.push(event);
+                    if last {
+                        return kept;
+                    }
+                }
+                Ok(event) => pending.push_back(event),
+                Err(_) => panic!(
+                    "timed out waiting for {what}; taken: {kept:#?}; passed over: {pending:#?}"
+                ),
+            }
+        }
+    }
+
+    /// Every event waiting now and every one that arrives within `time` (a bounded look for
+    /// something that must not come).
     pub fn events_within(&self, time: Duration) -> Vec<Event> {
         let deadline = Instant::now() + time;
-        let mut seen = Vec::new();
+        let mut seen: Vec<Event> = lock(&self.pending).drain(..).collect();
         while let Ok(event) = self.events.recv_deadline(deadline) {
             seen.push(event);
         }
         seen
     }
 
-    /// The next message (an `Event::Item` holding a `Message`) from `peer`, as its line; the
-    /// events passed over on the way.
-    pub fn next_message_from(&self, peer: PeerId) -> (String, Vec<Event>) {
+    /// The next message (an `Event::Item` holding a `Message`) from `peer`, as its line.
+    pub fn next_message_from(&self, peer: PeerId) -> String {
         self.wait_for("a message", |event| match event {
             Event::Item {
                 peer: from,
@@ -164,7 +211,6 @@ impl Host {
             } if *at == address => Some(*peer),
             _ => None,
         })
-        .0
     }
 
     /// Waits for the `Disconnected` of `peer`; returns its reason.
@@ -175,7 +221,6 @@ impl Host {
             } if *gone == peer => Some(reason.clone()),
             _ => None,
         })
-        .0
     }
 
     /// How many witness lines the host has heard from `peer`.
@@ -275,7 +320,8 @@ struct Seen {
 impl Seen {
     /// Takes one line the host sent.
     fn line(&mut self, line: &str) {
-        let sequence = |count: &mut u64, faults: &mut Vec<String>, number: &str| {
+        let sequence = |count: &mut u64, faults: &mut Vec<String>, rest: &str| {
+            let number = rest.split('|').next().unwrap_or(rest);
             if number.parse::<u64>().ok() != Some(*count) {
                 faults.push(format!("{line:?} where number {count} was due"));
             }
@@ -429,6 +475,11 @@ impl Witness {
             seen.broadcasts,
             seen.faults
         );
+    }
+
+    /// Round trips done so far.
+    pub fn report_rounds(&self) -> u64 {
+        lock(&self.shared.seen).echoes
     }
 
     /// Stops sending and waits for the last round trip; the connection stays open.
