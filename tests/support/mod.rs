@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use mmdagent_remote::{Event, Item, Message, Remote};
 
+pub mod witness;
+
 /// How long any single wait in the tests may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
