@@ -89,6 +89,15 @@ pub(crate) struct Taken {
     pub woken: bool,
 }
 
+/// One look into the log by a writer: [`Taken`], and whether its position moved (past records
+/// that may all have been for other peers).
+struct TakenOnce {
+    messages: u64,
+    closed: bool,
+    woken: bool,
+    moved: bool,
+}
+
 /// A run's header: recipient (8 bytes), length of the bytes after the header (8), messages (8).
 const HEADER: usize = 24;
 /// The recipient of a broadcast run: every reader registered when it began.
@@ -706,6 +715,21 @@ impl Outbox {
     /// then wait for the doorbell, which rings at the next message for it or at close.
     pub(crate) fn take(&self, into: &mut Vec<u8>) -> Taken {
         debug_assert!(into.is_empty());
+        loop {
+            let taken = self.take_once(into);
+            // Only records for other peers passed: look again, so that the writer is marked as
+            // waiting before it waits (a take that moved is not marked).
+            if !into.is_empty() || taken.closed || taken.woken || !taken.moved {
+                return Taken {
+                    messages: taken.messages,
+                    closed: taken.closed,
+                    woken: taken.woken,
+                };
+            }
+        }
+    }
+
+    fn take_once(&self, into: &mut Vec<u8>) -> TakenOnce {
         // Under the lock: which parts hold what is for this reader (sealed parts are shared, a
         // short tail is copied), and the reader moved past them. The host waits for no more
         // than that; the copying is done after.
@@ -715,10 +739,11 @@ impl Outbox {
             let mut guard = lock(&self.log.state);
             let state = &mut *guard;
             let Some(index) = state.find(self.key) else {
-                return Taken {
+                return TakenOnce {
                     messages: 0,
                     closed: true,
                     woken: false,
+                    moved: false,
                 };
             };
             let reader = &state.readers[index];
@@ -762,16 +787,13 @@ impl Outbox {
             if was_low {
                 state.trim();
             }
-            (
-                from,
-                to,
-                recipient,
-                Taken {
-                    messages: 0,
-                    closed,
-                    woken,
-                },
-            )
+            let taken = TakenOnce {
+                messages: 0,
+                closed,
+                woken,
+                moved: !nothing,
+            };
+            (from, to, recipient, taken)
         };
         let tail_start = to - tail.len() as u64;
         let parts = sealed
@@ -783,7 +805,7 @@ impl Outbox {
             into.extend_from_slice(bytes);
             messages += count;
         });
-        Taken { messages, ..taken }
+        TakenOnce { messages, ..taken }
     }
 
     /// Wakes the writer even with nothing queued, for bytes its protocol state has to send (a TLS
@@ -921,6 +943,20 @@ mod tests {
             )
         );
         assert_eq!(log.sent(), 4);
+    }
+
+    #[test]
+    fn a_writer_that_passed_only_records_for_others_is_rung_by_the_next_message() {
+        let log = OutboundLog::new(1 << 20, Framing::Lines);
+        let (first, _) = registered(&log);
+        let (second, doorbell) = registered(&log);
+        assert_eq!(send_to(&first, b"for the first\n"), Pushed::Queued);
+        let (bytes, taken) = taken(&second);
+        assert!(bytes.is_empty() && !taken.closed && !taken.woken);
+        // The writer now waits for its doorbell: the next message for it must ring it.
+        send(&log, b"for both\n");
+        assert!(doorbell.try_recv().is_ok(), "the waiting writer is rung");
+        assert_eq!(self::taken(&second).0, b"for both\n");
     }
 
     #[test]
