@@ -309,7 +309,6 @@ fn cycle_websocket(host: &Host, address: SocketAddr, number: usize) {
 /// more than one connection open, are never refused at the peer limit (20): a peer that closed
 /// before it was served does not count against it.
 #[test]
-#[ignore = "issue 10 fix pending: connections that already closed count against the peer limit while they wait to be accepted"]
 fn a_thousand_unpaced_connect_close_cycles_are_never_refused() {
     let _serial = serial();
     let host = Host::start(&tcp_server_config());

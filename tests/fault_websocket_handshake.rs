@@ -187,7 +187,6 @@ fn a_stalled_upgrade_ends_at_the_handshake_timeout() {
 /// not delay an agent that connects after them. A pending handshake must not hold a peer slot,
 /// so the agent is upgraded and served at once, well before the idle sockets time out.
 #[test]
-#[ignore = "issue 10 fix pending: a connection that never finishes its upgrade holds a peer slot until the handshake timeout"]
 fn idle_sockets_that_never_upgrade_do_not_lock_an_agent_out() {
     let host = host(|server| server.handshake_timeout = Duration::from_secs(10));
     let address = host.websocket_address();

@@ -116,7 +116,8 @@ pub struct TcpServerConfig {
     /// [`DEFAULT_PORT`]). Port 0, possible only from code, picks a free port.
     pub port: u16,
     /// The most controllers served at once (`Plugin_Remote_MaxPeers`, default
-    /// [`DEFAULT_MAX_PEERS`]); one more is closed at once.
+    /// [`DEFAULT_MAX_PEERS`]). A connection gives its place back as soon as its peer stops
+    /// sending; one over the limit waits a quarter of a second for a place, and is then closed.
     pub max_peers: usize,
 }
 
@@ -154,6 +155,11 @@ pub struct TcpClientConfig {
 
 /// How long a connection attempt waits for an answer by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an agent may take by default to finish its TLS handshake and upgrade with this crate's
+/// WebSocket server: short, since an agent on a working link upgrades in milliseconds and a
+/// connection that idles in its handshake only holds a thread.
+pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl TcpClientConfig {
     /// A client of `host:port` that does not retry, as the original by default.
@@ -229,13 +235,18 @@ pub struct WebSocketServerConfig {
     pub path: Option<String>,
     /// Answer `429 Too Many Requests` when a path already has an agent, as relays do.
     pub exclusive_paths: bool,
-    /// The most agents served at once; one more is closed at once. Default 20.
+    /// The most agents served at once (default 20). An agent takes its place once its upgrade
+    /// request is read, so a connection that never finishes its handshake holds none; one over
+    /// the limit waits a quarter of a second for a place and is then answered
+    /// `503 Service Unavailable` with the reason. At most 64 connections (or `max_peers`, if more)
+    /// are in their handshake at once; past that a new one is closed at once.
     pub max_peers: usize,
     /// Serve wss with this certificate and key.
     pub tls: Option<TlsIdentity>,
     /// The largest frame (and message) accepted, in bytes (default [`DEFAULT_MAX_FRAME_SIZE`]).
     pub max_frame_size: usize,
-    /// How long the TLS handshake and the upgrade may take (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// How long the TLS handshake and the upgrade may take (default
+    /// [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`]): a connection that has not finished by then is closed.
     pub handshake_timeout: Duration,
 }
 
@@ -250,7 +261,7 @@ impl WebSocketServerConfig {
             max_peers: DEFAULT_MAX_PEERS,
             tls: None,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            handshake_timeout: DEFAULT_CONNECT_TIMEOUT,
+            handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
         }
     }
 }

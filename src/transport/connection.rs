@@ -17,6 +17,7 @@ use crossbeam_channel::Receiver;
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::Outbox;
 use crate::hub::{DisconnectReason, Framing, Hub, PeerId, PeerShared, Transport};
+use crate::transport::admission::Place;
 use crate::transport::session::Session;
 
 /// Bytes asked for in one read while the peer sends in bulk.
@@ -84,6 +85,9 @@ pub(crate) struct Peer {
     pub address: SocketAddr,
     pub transport: Transport,
     pub description: String,
+    /// A server's place within its peer limit, given back as soon as the peer stops sending:
+    /// what is still written to it afterwards does not keep the next peer out.
+    pub place: Option<Place>,
 }
 
 /// Serves `socket` until the connection ends: registers the peer, starts its writer, reads on the
@@ -95,28 +99,25 @@ pub(crate) fn serve<P: Protocol>(
     protocol: Arc<P>,
     max_line_length: usize,
 ) -> DisconnectReason {
+    let Peer {
+        id,
+        address,
+        transport,
+        description,
+        place,
+    } = peer;
     // One message must not wait for the next to fill a segment: the protocol is interactive.
     let _ = socket.set_nodelay(true);
     let (closer, writer_socket) = match (socket.try_clone(), socket.try_clone()) {
         (Ok(closer), Ok(writer_socket)) => (closer, writer_socket),
         (Err(error), _) | (_, Err(error)) => {
-            log::error!(
-                "{} {}: cannot share the socket between threads: {error}",
-                peer.id,
-                peer.address
-            );
+            log::error!("{id} {address}: cannot share the socket between threads: {error}");
             return DisconnectReason::ReadFailed(error.to_string());
         }
     };
     let (outbox, doorbell) = hub.outbox(protocol.framing());
-    let shared = Arc::new(PeerShared::new(
-        peer.id,
-        peer.address,
-        peer.transport,
-        closer,
-        outbox,
-    ));
-    let mut session = Session::open(hub, Arc::clone(&shared), max_line_length, peer.description);
+    let shared = Arc::new(PeerShared::new(id, address, transport, closer, outbox));
+    let mut session = Session::open(hub, Arc::clone(&shared), max_line_length, description);
     match start_writer(hub, &shared, writer_socket, doorbell, Arc::clone(&protocol)) {
         Ok((writer, ended)) => session.adopt_writer(writer, ended),
         Err(error) => {
@@ -129,6 +130,7 @@ pub(crate) fn serve<P: Protocol>(
     }
     fault::check(&hub.options, FaultPoint::Reader);
     let reason = read(&mut session, socket, &*protocol);
+    drop(place);
     session.reading_ended(reason);
     drop(session);
     shared.reason().unwrap_or(DisconnectReason::ClosedByPeer)

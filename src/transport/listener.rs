@@ -1,20 +1,22 @@
 //! What every server transport shares: binding, the acceptor thread with its peer limit, and waking
 //! it to stop.
 //!
-//! The acceptor closes a connection over the limit at once (the original leaves it hanging), or
-//! hands it to the transport's refusal (the WebSocket server answers it with an HTTP status) on a
-//! thread of its own, a few at a time; it starts a thread for each other one. What those threads
-//! do is the transport's business. It blocks
-//! in `accept`; shutting down wakes it by connecting to it, as tiny-http does.
+//! The acceptor starts a thread for each connection; what that thread does is the transport's
+//! business. A server without a handshake (TCP) takes the connection's place within the peer
+//! limit when it accepts it, and closes one over the limit at once (the original leaves it
+//! hanging) once a short grace has passed (see [`admission`](super::admission)); a server with a
+//! handshake (WebSocket) lets the connection take its place once the handshake is done, and
+//! bounds the handshakes under way instead. It blocks in `accept`; shutting down wakes it by
+//! connecting to it, as tiny-http does.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::{Event, Hub, PeerId, Transport};
+use crate::transport::admission::{PeerPlaces, Place};
 use crate::transport::spawn_transport_thread;
 
 /// A running acceptor: where it listens, and how to wake it.
@@ -48,18 +50,37 @@ impl Listening {
 }
 
 /// What a server does with one accepted connection, on a thread of its own.
-pub(crate) type ServeConnection = dyn Fn(PeerId, TcpStream, SocketAddr) + Send + Sync;
+pub(crate) type ServeConnection = dyn Fn(PeerId, TcpStream, SocketAddr, Admission) + Send + Sync;
 
-/// How a server turns away a connection over its peer limit, on a thread of its own.
-pub(crate) type RefuseConnection = dyn Fn(TcpStream, SocketAddr) + Send + Sync;
+/// Where an accepted connection stands with the server's peer limit.
+pub(crate) enum Admission {
+    /// It holds its place already (a server with no handshake takes it when it accepts).
+    Admitted(Place),
+    /// It takes a place from these once its handshake is done, so that a connection that never
+    /// finishes its handshake holds none.
+    AfterHandshake(Arc<PeerPlaces>),
+}
 
-/// The most refusals under way at once; past it, a connection over the limit is closed at once,
-/// so peers knocking in a loop cannot make the server start threads without end.
-const MOST_REFUSALS: usize = 8;
+/// When a server's connections take their place within the limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlaceTaken {
+    /// When accepted: the connection is served at once.
+    OnAccept,
+    /// After a handshake, each connection in it counting only against the bound of handshakes
+    /// under way ([`most_handshakes`]).
+    AfterHandshake,
+}
+
+/// The most connections in their handshake at once: past it, a new connection is closed at once,
+/// so that sockets that never finish a handshake can hold threads and memory only so far. Never
+/// fewer than 64, and never fewer than the peer limit.
+pub(crate) fn most_handshakes(max_peers: usize) -> usize {
+    max_peers.max(64)
+}
 
 /// Binds `requested` and starts an acceptor thread named `thread_name` that hands each connection
-/// within `max_peers` to `serve`, on a thread named after the connection's id, and each one over
-/// it to `refuse` if given.
+/// to `serve`, on a thread named after the connection's id, within `max_peers` (see
+/// [`PlaceTaken`]).
 #[allow(clippy::too_many_arguments)] // each is one fact about the server; a struct would only rename them
 pub(crate) fn listen(
     hub: &Arc<Hub>,
@@ -68,8 +89,8 @@ pub(crate) fn listen(
     transport: Transport,
     thread_name: &str,
     max_peers: usize,
+    place_taken: PlaceTaken,
     serve: Arc<ServeConnection>,
-    refuse: Option<Arc<RefuseConnection>>,
 ) -> Result<Listening, Error> {
     let bind_error = |source| Error::Bind {
         address: requested,
@@ -77,8 +98,9 @@ pub(crate) fn listen(
     };
     let listener = TcpListener::bind(requested).map_err(bind_error)?;
     let address = listener.local_addr().map_err(bind_error)?;
+    let places = PeerPlaces::new(max_peers);
     spawn_transport_thread(hub, transport, "acceptor", thread_name, move |hub| {
-        accept(hub, &listener, what, max_peers, &serve, refuse.as_ref())
+        accept(hub, &listener, what, &places, place_taken, &serve)
     })?;
     Ok(Listening { address, what })
 }
@@ -87,12 +109,11 @@ fn accept(
     hub: &Arc<Hub>,
     listener: &TcpListener,
     what: &str,
-    max_peers: usize,
+    places: &Arc<PeerPlaces>,
+    place_taken: PlaceTaken,
     serve: &Arc<ServeConnection>,
-    refuse: Option<&Arc<RefuseConnection>>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let refusing = Arc::new(AtomicUsize::new(0));
+    let handshakes = PeerPlaces::new(most_handshakes(places.limit()));
     for socket in listener.incoming() {
         if hub.stop.is_stopped() {
             return;
@@ -112,35 +133,38 @@ fn accept(
             continue;
         };
         let address = SocketAddr::new(address.ip().to_canonical(), address.port());
-        if active.load(Ordering::Acquire) >= max_peers {
-            hub.note_refused();
-            log::warn!("{what}: refused {address}: already serving the limit of {max_peers} peers");
-            match refuse {
-                Some(refuse) if refusing.load(Ordering::Acquire) < MOST_REFUSALS => {
-                    let slot = Slot::take(&refusing);
-                    let refuse = Arc::clone(refuse);
-                    let spawned = hub.threads.spawn("mdr-refuse".to_owned(), move || {
-                        let _slot = slot;
-                        refuse(socket, address);
-                    });
-                    if let Err(error) = spawned {
-                        log::error!("{what}: cannot start a thread to refuse a peer: {error}");
-                    }
-                }
-                _ => {
+        let (admission, in_handshake) = match place_taken {
+            PlaceTaken::OnAccept => match places.take(&hub.stop) {
+                Some(place) => (Admission::Admitted(place), None),
+                None if hub.stop.is_stopped() => return,
+                None => {
                     let _ = socket.shutdown(Shutdown::Both);
+                    refused(hub, what, address, places.limit());
+                    continue;
                 }
-            }
-            hub.emit(Event::Refused { address, max_peers });
-            continue;
-        }
+            },
+            PlaceTaken::AfterHandshake => match handshakes.try_take() {
+                Some(in_handshake) => (
+                    Admission::AfterHandshake(Arc::clone(places)),
+                    Some(in_handshake),
+                ),
+                None => {
+                    let _ = socket.shutdown(Shutdown::Both);
+                    log::warn!(
+                        "{what}: closed {address} at once: {} connections are in their handshake",
+                        handshakes.limit()
+                    );
+                    hub.note_refused();
+                    continue;
+                }
+            },
+        };
         fault::check(&hub.options, FaultPoint::Acceptor);
-        let slot = Slot::take(&active);
         let id = hub.next_peer_id();
         let peer_serve = Arc::clone(serve);
         let spawned = hub.threads.spawn(format!("mdr-r{}", id.get()), move || {
-            let _slot = slot;
-            peer_serve(id, socket, address);
+            let _in_handshake = in_handshake;
+            peer_serve(id, socket, address, admission);
         });
         if let Err(error) = spawned {
             log::error!("{what}: cannot start a thread for a new peer: {error}");
@@ -148,18 +172,9 @@ fn accept(
     }
 }
 
-/// One peer's place within the limit, given back when dropped, however its thread ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(active: &Arc<AtomicUsize>) -> Slot {
-        active.fetch_add(1, Ordering::AcqRel);
-        Slot(Arc::clone(active))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+/// Counts, logs and reports a peer turned away at the limit.
+pub(crate) fn refused(hub: &Hub, what: &str, address: SocketAddr, max_peers: usize) {
+    hub.note_refused();
+    log::warn!("{what}: refused {address}: already serving the limit of {max_peers} peers");
+    hub.emit(Event::Refused { address, max_peers });
 }

@@ -6,6 +6,7 @@
 //! clients, one acceptor ([`listener`]) for the servers, and one way to connect ([`connect`]).
 //! Transports never decide where a message goes; the hub does.
 
+pub(crate) mod admission;
 pub(crate) mod connect;
 pub(crate) mod connection;
 pub(crate) mod handshake;

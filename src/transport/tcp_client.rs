@@ -59,6 +59,7 @@ pub(crate) fn start(
                     address,
                     transport: Transport::TcpClient,
                     description: format!("to {target}"),
+                    place: None,
                 };
                 let reason =
                     connection::serve(hub, peer, socket, Arc::clone(&plain), max_line_length);

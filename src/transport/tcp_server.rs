@@ -8,7 +8,7 @@ use crate::config::TcpServerConfig;
 use crate::error::Error;
 use crate::hub::{Hub, Transport};
 use crate::transport::connection::{self, Peer, Plain};
-use crate::transport::listener::{self, Listening};
+use crate::transport::listener::{self, Admission, Listening, PlaceTaken};
 
 /// Binds the server and starts its acceptor.
 pub(crate) fn start(
@@ -25,16 +25,20 @@ pub(crate) fn start(
         Transport::TcpServer,
         "mdr-accept",
         config.max_peers,
-        Arc::new(move |id, socket, address| {
+        PlaceTaken::OnAccept,
+        Arc::new(move |id, socket, address, admission| {
+            let Admission::Admitted(place) = admission else {
+                unreachable!("a TCP server takes places when it accepts")
+            };
             let peer = Peer {
                 id,
                 address,
                 transport: Transport::TcpServer,
                 description: format!("from {address}"),
+                place: Some(place),
             };
             connection::serve(&peer_hub, peer, socket, Arc::clone(&plain), max_line_length);
         }),
-        None,
     )?;
     log::info!("TCP server listening on {}", listening.address());
     Ok(listening)

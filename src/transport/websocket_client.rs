@@ -157,6 +157,7 @@ fn attempt(
         address,
         transport: Transport::WebSocketClient,
         description: url_with_path(config, path),
+        place: None,
     };
     let reason = connection::serve(hub, peer, socket, Arc::new(protocol), max_line_length);
     Ok(Attempt::Served {

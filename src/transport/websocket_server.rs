@@ -18,11 +18,12 @@ use tungstenite::http::StatusCode;
 use crate::codec::websocket_frame::Role;
 use crate::config::WebSocketServerConfig;
 use crate::error::Error;
-use crate::hub::{lock, Hub, PeerId, Transport};
+use crate::hub::{lock, Hub, PeerId, StopSignal, Transport};
+use crate::transport::admission::{PeerPlaces, Place};
 use crate::transport::connect::deadline_after;
 use crate::transport::connection::{self, Peer};
 use crate::transport::handshake::{upgrade_step, Failed, HeaderOnly, Wire};
-use crate::transport::listener::{self, Listening};
+use crate::transport::listener::{self, Admission, Listening, PlaceTaken};
 use crate::transport::memory_stream::{Buffers, MemoryStream};
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsSession;
@@ -53,8 +54,6 @@ pub(crate) fn start(
         max_line_length,
     });
     let agent_hub = Arc::clone(hub);
-    let refusing_hub = Arc::clone(hub);
-    let refusing = Arc::clone(&shared);
     let listening = listener::listen(
         hub,
         SocketAddr::new(config.bind_address, config.port),
@@ -62,14 +61,16 @@ pub(crate) fn start(
         Transport::WebSocketServer,
         "mdr-ws-accept",
         config.max_peers,
-        Arc::new(move |id, socket, address| {
-            if let Err(reason) = handshake_and_serve(&agent_hub, &shared, id, socket, address) {
+        PlaceTaken::AfterHandshake,
+        Arc::new(move |id, socket, address, admission| {
+            let Admission::AfterHandshake(places) = admission else {
+                unreachable!("a WebSocket server takes places after the handshake")
+            };
+            let served = handshake_and_serve(&agent_hub, &shared, id, socket, address, &places);
+            if let Err(reason) = served {
                 log::warn!("WebSocket server: {address} could not connect: {reason}");
             }
         }),
-        Some(Arc::new(move |socket, address| {
-            refuse_over_limit(&refusing_hub, &refusing, socket, address);
-        })),
     )?;
     log::info!(
         "WebSocket server listening on {scheme}://{}{}",
@@ -85,6 +86,7 @@ fn handshake_and_serve(
     id: PeerId,
     socket: TcpStream,
     address: SocketAddr,
+    places: &Arc<PeerPlaces>,
 ) -> Result<(), String> {
     let Some(watched) = hub.watch(&socket) else {
         return Ok(());
@@ -93,9 +95,14 @@ fn handshake_and_serve(
     let buffers = Arc::new(Mutex::new(Buffers::default()));
     let memory = MemoryStream(Arc::clone(&buffers));
     let mut wire = Wire::new(&socket, Arc::clone(&buffers), deadline);
-    let mut chosen = None;
-    // Whatever happens from here on, a path reserved for this agent is given back when it ends.
-    let mut reserved = Reserved { shared, path: None };
+    // Whatever happens from here on, a path reserved for this agent and its place within the
+    // limit are given back when it ends.
+    let mut settled = Settled {
+        chosen: None,
+        reserved: Reserved { shared, path: None },
+        place: None,
+        over_limit: false,
+    };
     let upgraded = match &shared.acceptor {
         #[cfg(feature = "tls")]
         Some(acceptor) => {
@@ -104,18 +111,21 @@ fn handshake_and_serve(
                 Failed::Refused(error) => format!("TLS handshake failed: {error}"),
                 Failed::Wire(reason) => reason,
             })?;
-            upgrade(&mut wire, session, shared, &mut chosen, &mut reserved)
+            upgrade(&mut wire, session, shared, places, &hub.stop, &mut settled)
                 .map(|(session, already_read)| (Some(session), already_read))
         }
         #[cfg(not(feature = "tls"))]
         Some(acceptor) => match *acceptor {},
-        None => upgrade(&mut wire, memory, shared, &mut chosen, &mut reserved)
+        None => upgrade(&mut wire, memory, shared, places, &hub.stop, &mut settled)
             .map(|(_, already_read)| (None, already_read)),
     };
+    if settled.over_limit {
+        listener::refused(hub, "WebSocket server", address, places.limit());
+    }
     let (session, already_read) = upgraded?;
     drop(wire);
     drop(watched);
-    let (path, app) = chosen.unwrap_or_default();
+    let (path, app) = settled.chosen.take().unwrap_or_default();
     let protocol = WebSocketProtocol::new(
         Role::Server,
         shared.config.max_frame_size,
@@ -128,6 +138,7 @@ fn handshake_and_serve(
         address,
         transport: Transport::WebSocketServer,
         description: format!("{address} on {path} (X-App-Type: {app})"),
+        place: settled.place.take(),
     };
     connection::serve(
         hub,
@@ -139,63 +150,29 @@ fn handshake_and_serve(
     Ok(())
 }
 
-/// Answers an agent over the peer limit with `503 Service Unavailable` and the reason, over TLS
-/// when the server serves wss, within the handshake timeout; then closes.
-fn refuse_over_limit(hub: &Arc<Hub>, shared: &Shared, socket: TcpStream, address: SocketAddr) {
-    let Some(_watched) = hub.watch(&socket) else {
-        return;
-    };
-    let deadline = deadline_after(shared.config.handshake_timeout);
-    let buffers = Arc::new(Mutex::new(Buffers::default()));
-    let memory = MemoryStream(Arc::clone(&buffers));
-    let mut wire = Wire::new(&socket, Arc::clone(&buffers), deadline);
-    let reason = format!(
-        "this server already serves its limit of {} agents; try again later",
-        shared.config.max_peers
-    );
-    // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
-    #[allow(clippy::result_large_err)]
-    let refuse = |_: &Request, _: Response| -> Result<Response, ErrorResponse> {
-        Err(refusal(StatusCode::SERVICE_UNAVAILABLE, &reason))
-    };
-    let answered = match &shared.acceptor {
-        #[cfg(feature = "tls")]
-        Some(acceptor) => {
-            match wire.drive(crate::transport::handshake::tls_step(
-                acceptor.accept(memory),
-            )) {
-                Ok(session) => wire
-                    .drive(upgrade_step(tungstenite::accept_hdr(
-                        HeaderOnly::new(session),
-                        refuse,
-                    )))
-                    .map(drop),
-                Err(_) => Ok(()),
-            }
-        }
-        #[cfg(not(feature = "tls"))]
-        Some(acceptor) => match *acceptor {},
-        None => wire
-            .drive(upgrade_step(tungstenite::accept_hdr(
-                HeaderOnly::new(memory),
-                refuse,
-            )))
-            .map(drop),
-    };
-    if let Err(Failed::Wire(why)) = answered {
-        log::debug!("WebSocket server: {address} was not told it is refused: {why}");
-    }
+/// What the upgrade settled for one agent.
+struct Settled<'s> {
+    /// The path and app it asked for.
+    chosen: Option<(String, String)>,
+    /// A path taken under `exclusive_paths`.
+    reserved: Reserved<'s>,
+    /// Its place within the peer limit.
+    place: Option<Place>,
+    /// It was turned away with `503`: the server serves its limit.
+    over_limit: bool,
 }
 
-/// The WebSocket upgrade over `stream`: which path and app the agent asked for go to `chosen`, a
-/// path taken under `exclusive_paths` to `reserved`. Returns the stream and what followed the
-/// agent's request.
-fn upgrade<S: Read + Write>(
+/// The WebSocket upgrade over `stream`; what it settles goes to `settled`. An agent takes its
+/// place within the limit once its request is read, waiting a short while for one (see
+/// [`admission`](super::admission)), or is answered `503 Service Unavailable` with the reason.
+/// Returns the stream and what followed the agent's request.
+fn upgrade<'s, S: Read + Write>(
     wire: &mut Wire<'_>,
     stream: S,
-    shared: &Shared,
-    chosen: &mut Option<(String, String)>,
-    reserved: &mut Reserved<'_>,
+    shared: &'s Shared,
+    places: &Arc<PeerPlaces>,
+    stop: &StopSignal,
+    settled: &mut Settled<'s>,
 ) -> Result<(S, Vec<u8>), String> {
     // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
     #[allow(clippy::result_large_err)]
@@ -211,7 +188,18 @@ fn upgrade<S: Read + Write>(
                     "this channel is taken",
                 ));
             }
-            reserved.path = Some(path.clone());
+            settled.reserved.path = Some(path.clone());
+        }
+        match places.take(stop) {
+            Some(place) => settled.place = Some(place),
+            None => {
+                settled.over_limit = true;
+                let reason = format!(
+                    "this server already serves its limit of {} agents; try again later",
+                    places.limit()
+                );
+                return Err(refusal(StatusCode::SERVICE_UNAVAILABLE, &reason));
+            }
         }
         let app = request
             .headers()
@@ -219,7 +207,7 @@ fn upgrade<S: Read + Write>(
             .and_then(|value| value.to_str().ok())
             .unwrap_or("none")
             .to_owned();
-        *chosen = Some((path, app));
+        settled.chosen = Some((path, app));
         Ok(response)
     };
     let started = upgrade_step(tungstenite::accept_hdr(HeaderOnly::new(stream), callback));
