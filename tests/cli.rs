@@ -739,6 +739,57 @@ fn send_audio_frames_each_file_in_turn_and_ends_only_after_it_has_played() {
 }
 
 #[test]
+fn send_audio_waits_for_an_agent_that_connects_to_serve_websocket() {
+    use tungstenite::Message as Frame;
+    let folder = Scratch::new("send-audio-websocket");
+    let speech = folder.0.join("speech.wav");
+    let samples = varied_samples(4_000);
+    write_wav(&speech, 16_000, 1, &samples);
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--serve-websocket".to_owned(),
+            format!("127.0.0.1:{port}/chat"),
+            "--send-audio".to_owned(),
+            speech.to_str().unwrap().to_owned(),
+            "--no-stdin".to_owned(),
+        ]
+    });
+    let mut agent = websocket_peer(port);
+    let mut received = Vec::new();
+    let closed = loop {
+        match agent.read() {
+            Ok(Frame::Text(text)) => received.extend_from_slice(text.as_bytes()),
+            Ok(Frame::Binary(bytes)) => received.extend_from_slice(&bytes),
+            Ok(Frame::Close(_)) => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "no Close frame");
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
+    let items = split_sent(&received);
+    assert_eq!(
+        items[..3],
+        [
+            Sent::Line("__AV_START".to_owned()),
+            Sent::Line("__AV_SETMODEL,0".to_owned()),
+            Sent::Line("SNDFILE".to_owned()),
+        ]
+    );
+    assert_eq!(items.last(), Some(&Sent::Line("SNDBRKS".to_owned())));
+    let audio: Vec<u8> = items
+        .iter()
+        .filter_map(|item| match item {
+            Sent::Chunk(chunk) => Some(chunk.clone()),
+            Sent::Line(_) => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(audio, le_bytes(&samples));
+}
+
+#[test]
 fn what_send_audio_sends_save_audio_saves_sample_for_sample() {
     let folder = Scratch::new("round-trip");
     let recordings = folder.0.join("recordings");
