@@ -564,6 +564,376 @@ fn assert_wav(path: &Path, samples: &[u8]) {
     assert_eq!(&bytes[44..], samples, "samples of {path:?}");
 }
 
+/// Writes a 16-bit PCM WAV file of `samples`, the channels of each frame interleaved.
+fn write_wav(path: &Path, sample_rate: u32, channels: u16, samples: &[i16]) {
+    let data_length = u32::try_from(samples.len() * 2).unwrap();
+    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_length).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&channels.to_le_bytes());
+    bytes.extend_from_slice(&sample_rate.to_le_bytes());
+    bytes.extend_from_slice(&(sample_rate * 2 * u32::from(channels)).to_le_bytes());
+    bytes.extend_from_slice(&(2 * channels).to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_length.to_le_bytes());
+    bytes.extend(samples.iter().flat_map(|sample| sample.to_le_bytes()));
+    fs::write(path, bytes).expect("write a WAV file");
+}
+
+/// Samples that cover the whole 16-bit range in no simple pattern, so any sample lost, doubled
+/// or changed shows.
+fn varied_samples(count: usize) -> Vec<i16> {
+    (0..count)
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 16) as u16 as i16)
+        .collect()
+}
+
+/// A tone of `frequency` Hz at `sample_rate`, the same in every channel.
+fn tone(sample_rate: u32, channels: u16, seconds: f64, frequency: f64) -> Vec<i16> {
+    let frames = (f64::from(sample_rate) * seconds) as usize;
+    (0..frames)
+        .flat_map(|frame| {
+            let phase =
+                2.0 * std::f64::consts::PI * frequency * frame as f64 / f64::from(sample_rate);
+            let sample = (phase.sin() * 12_000.0) as i16;
+            std::iter::repeat_n(sample, usize::from(channels))
+        })
+        .collect()
+}
+
+fn le_bytes(samples: &[i16]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|sample| sample.to_le_bytes())
+        .collect()
+}
+
+/// One item of what `--send-audio` writes on the wire: a line, or an audio chunk's bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    Line(String),
+    Chunk(Vec<u8>),
+}
+
+/// Splits a byte stream into lines and `SND` + four digits chunks.
+fn split_sent(mut bytes: &[u8]) -> Vec<Sent> {
+    let mut items = Vec::new();
+    while !bytes.is_empty() {
+        let header = bytes.get(..7).unwrap_or_default();
+        if header.starts_with(b"SND")
+            && header[3..].iter().all(u8::is_ascii_digit)
+            && header.len() == 7
+        {
+            let length: usize = std::str::from_utf8(&header[3..]).unwrap().parse().unwrap();
+            assert!(bytes.len() >= 7 + length, "a chunk cut short");
+            items.push(Sent::Chunk(bytes[7..7 + length].to_vec()));
+            bytes = &bytes[7 + length..];
+        } else {
+            let end = bytes
+                .iter()
+                .position(|&byte| byte == b'\n')
+                .expect("a line ends with a line end");
+            items.push(Sent::Line(
+                String::from_utf8(bytes[..end].to_vec()).unwrap(),
+            ));
+            bytes = &bytes[end + 1..];
+        }
+    }
+    items
+}
+
+/// Reads a connection to its end: the bytes, when the first audio chunk arrived, and when the
+/// connection closed.
+fn read_until_closed(mut connection: TcpStream) -> (Vec<u8>, Instant, Instant) {
+    connection.set_read_timeout(Some(WAIT)).unwrap();
+    let mut received = Vec::new();
+    let mut first_chunk = None;
+    let mut buffer = [0; 16_384];
+    loop {
+        let read = connection
+            .read(&mut buffer)
+            .unwrap_or_else(|error| panic!("nothing within {WAIT:?}: {error}"));
+        if read == 0 {
+            let closed = Instant::now();
+            return (received, first_chunk.expect("an audio chunk"), closed);
+        }
+        received.extend_from_slice(&buffer[..read]);
+        if first_chunk.is_none() && received.windows(11).any(|w| w == b"SNDFILE\nSND") {
+            first_chunk = Some(Instant::now());
+        }
+    }
+}
+
+#[test]
+fn send_audio_frames_each_file_in_turn_and_ends_only_after_it_has_played() {
+    let folder = Scratch::new("send-audio");
+    let mono = folder.0.join("mono16k.wav");
+    write_wav(&mono, 16_000, 1, &varied_samples(8_000)); // 0.5 s
+    let stereo = folder.0.join("stereo44k.wav");
+    write_wav(&stereo, 44_100, 2, &tone(44_100, 2, 0.3, 440.0));
+    let expected: Vec<Vec<u8>> = [&mono, &stereo]
+        .iter()
+        .map(|path| le_bytes(&mmdagent_remote::WavAudio::open(path).unwrap().samples))
+        .collect();
+    let duration =
+        Duration::from_secs_f64((expected[0].len() + expected[1].len()) as f64 / 32_000.0);
+
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&[
+        "--connect",
+        &target,
+        "--send-audio",
+        mono.to_str().unwrap(),
+        "--send-audio",
+        stereo.to_str().unwrap(),
+        "--audio-model",
+        "mei",
+        "--no-stdin",
+    ]);
+    let (received, first_chunk, closed) = read_until_closed(accept(&controller));
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
+
+    let items = split_sent(&received);
+    let mut items = items.iter().peekable();
+    for (file, audio) in expected.iter().enumerate() {
+        for line in ["__AV_START", "__AV_SETMODEL,mei", "SNDFILE"] {
+            assert_eq!(
+                items.next(),
+                Some(&Sent::Line(line.to_owned())),
+                "file {file}"
+            );
+        }
+        let mut chunks = Vec::new();
+        while let Some(Sent::Chunk(chunk)) = items.peek() {
+            chunks.push(chunk.clone());
+            items.next();
+        }
+        let (last, whole) = chunks.split_last().expect("chunks");
+        assert!(
+            whole.iter().all(|chunk| chunk.len() == 1_280),
+            "file {file}"
+        );
+        assert!(!last.is_empty() && last.len() <= 1_280, "file {file}");
+        assert_eq!(&chunks.concat(), audio, "the audio of file {file}");
+        assert_eq!(
+            items.next(),
+            Some(&Sent::Line("SNDBRKS".to_owned())),
+            "file {file}"
+        );
+    }
+    assert_eq!(items.next(), None);
+    // 0.3 s at 44.1 kHz is 4,800 samples at 16 kHz.
+    assert_eq!(expected[1].len(), 2 * 4_800);
+
+    let open_for = closed.duration_since(first_chunk);
+    assert!(
+        open_for >= duration.mul_f64(0.9),
+        "closed {open_for:?} after the first chunk, for {duration:?} of audio"
+    );
+    assert!(open_for < duration + Duration::from_secs(5), "{open_for:?}");
+}
+
+#[test]
+fn send_audio_waits_for_an_agent_that_connects_to_serve_websocket() {
+    use tungstenite::Message as Frame;
+    let folder = Scratch::new("send-audio-websocket");
+    let speech = folder.0.join("speech.wav");
+    let samples = varied_samples(4_000);
+    write_wav(&speech, 16_000, 1, &samples);
+    let (mut tool, port) = start_listening(|port| {
+        vec![
+            "--serve-websocket".to_owned(),
+            format!("127.0.0.1:{port}/chat"),
+            "--send-audio".to_owned(),
+            speech.to_str().unwrap().to_owned(),
+            "--no-stdin".to_owned(),
+        ]
+    });
+    let mut agent = websocket_peer(port);
+    let mut received = Vec::new();
+    let closed = loop {
+        match agent.read() {
+            Ok(Frame::Text(text)) => received.extend_from_slice(text.as_bytes()),
+            Ok(Frame::Binary(bytes)) => received.extend_from_slice(&bytes),
+            Ok(Frame::Close(_)) => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "no Close frame");
+    let (status, _) = tool.exit_within(WAIT);
+    assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
+    let items = split_sent(&received);
+    assert_eq!(
+        items[..3],
+        [
+            Sent::Line("__AV_START".to_owned()),
+            Sent::Line("__AV_SETMODEL,0".to_owned()),
+            Sent::Line("SNDFILE".to_owned()),
+        ]
+    );
+    assert_eq!(items.last(), Some(&Sent::Line("SNDBRKS".to_owned())));
+    let audio: Vec<u8> = items
+        .iter()
+        .filter_map(|item| match item {
+            Sent::Chunk(chunk) => Some(chunk.clone()),
+            Sent::Line(_) => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(audio, le_bytes(&samples));
+}
+
+#[test]
+fn what_send_audio_sends_save_audio_saves_sample_for_sample() {
+    let folder = Scratch::new("round-trip");
+    let recordings = folder.0.join("recordings");
+    let speech = folder.0.join("speech.wav");
+    let samples = varied_samples(12_345);
+    write_wav(&speech, 16_000, 1, &samples);
+
+    let (mut agent, port) = start_listening(|port| {
+        vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--save-audio".to_owned(),
+            recordings.to_str().unwrap().to_owned(),
+        ]
+    });
+    let mut controller = Tool::start(&[
+        "--connect",
+        &format!("127.0.0.1:{port}"),
+        "--send-audio",
+        speech.to_str().unwrap(),
+        "--no-stdin",
+    ]);
+    agent.expect_line(CONNECTED);
+    for line in ["__AV_START", "__AV_SETMODEL,0", "SNDFILE", "SNDBRKS"] {
+        agent.expect_line(line);
+    }
+    let (status, _) = controller.exit_within(WAIT);
+    assert!(status.success(), "{status:?}: {:#?}", controller.stderr());
+    agent.expect_line(DISCONNECTED);
+    agent.close_stdin();
+    let (status, _) = agent.exit_within(WAIT);
+    assert!(status.success(), "{status:?}: {:#?}", agent.stderr());
+
+    let saved: Vec<PathBuf> = fs::read_dir(&recordings)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_wav(&saved[0], &le_bytes(&samples));
+}
+
+#[test]
+fn a_signal_stops_the_audio_at_once_and_still_ends_the_segment() {
+    let folder = Scratch::new("send-audio-signal");
+    let long = folder.0.join("long.wav");
+    write_wav(&long, 16_000, 1, &vec![0; 16_000 * 30]);
+    let (controller, target) = controller_listener();
+    let mut tool = Tool::start(&[
+        "--connect",
+        &target,
+        "--send-audio",
+        long.to_str().unwrap(),
+        "--no-stdin",
+    ]);
+    let mut connection = accept(&controller);
+    connection.set_read_timeout(Some(WAIT)).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0; 16_384];
+    while !received.windows(11).any(|w| w == b"SNDFILE\nSND") {
+        let read = connection.read(&mut buffer).expect("the audio starts");
+        assert!(read > 0, "closed before the audio");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &tool.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let (status, _) = tool.exit_within(WAIT);
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status:?}: {:#?}", tool.stderr());
+    assert!(
+        took < Duration::from_secs(2),
+        "exited {took:?} after SIGTERM"
+    );
+    let mut rest = Vec::new();
+    connection
+        .read_to_end(&mut rest)
+        .expect("the connection closes");
+    received.extend_from_slice(&rest);
+    let items = split_sent(&received);
+    assert_eq!(items.last(), Some(&Sent::Line("SNDBRKS".to_owned())));
+    let chunks = items
+        .iter()
+        .filter(|item| matches!(item, Sent::Chunk(_)))
+        .count();
+    assert!(
+        chunks < 100,
+        "{chunks} chunks of 40 ms: the audio was not cut short"
+    );
+}
+
+#[test]
+fn a_bad_wav_file_is_named_before_anything_connects() {
+    let folder = Scratch::new("bad-wav");
+    let good = folder.0.join("good.wav");
+    write_wav(&good, 16_000, 1, &[0; 160]);
+    let bad = folder.write("bad.wav", "this is not a WAV file");
+    let missing = folder.0.join("missing.wav");
+    let (controller, target) = controller_listener();
+    for (file, problem) in [
+        (bad.as_str(), "RIFF"),
+        (missing.to_str().unwrap(), "cannot read"),
+    ] {
+        let mut tool = Tool::start(&[
+            "--connect",
+            &target,
+            "--send-audio",
+            good.to_str().unwrap(),
+            "--send-audio",
+            file,
+        ]);
+        let (status, output) = tool.exit_within(WAIT);
+        assert_eq!(status.code(), Some(1), "{file}: {:#?}", tool.stderr());
+        assert!(output.is_empty(), "{output:?}");
+        let stderr = tool.stderr().join("\n");
+        assert!(
+            stderr.contains(&format!("--send-audio {file}: ")) && stderr.contains(problem),
+            "{stderr}"
+        );
+    }
+    controller.set_nonblocking(true).unwrap();
+    assert!(
+        matches!(controller.accept(), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the command connected"
+    );
+
+    let mut tool = Tool::start(&[
+        "--connect",
+        &target,
+        "--send-audio",
+        good.to_str().unwrap(),
+        "--audio-model",
+        "a,b",
+    ]);
+    let (status, _) = tool.exit_within(WAIT);
+    assert_eq!(status.code(), Some(2), "{:#?}", tool.stderr());
+    assert!(tool
+        .stderr()
+        .iter()
+        .any(|line| line.contains("--audio-model a,b")));
+}
+
 // Point 4: errors.
 
 #[test]
@@ -698,6 +1068,8 @@ fn help_lists_every_option_and_every_key_with_its_default() {
         "--serve-websocket",
         "--set",
         "--save-audio",
+        "--send-audio",
+        "--audio-model",
         "--stand-in",
         "--no-stdin",
         "--help",

@@ -42,6 +42,10 @@ pub struct Options {
     pub tls_key: Option<PathBuf>,
     /// Save peers' audio into this folder.
     pub save_audio: Option<PathBuf>,
+    /// WAV files to stream to the peers, one after another, once one is connected.
+    pub send_audio: Vec<PathBuf>,
+    /// The model that speaks the audio sent (`__AV_SETMODEL`); `None` for the default.
+    pub audio_model: Option<String>,
     /// Answer on the wire as a running agent does.
     pub stand_in: bool,
     /// Do not read standard input; run until stopped or every client has given up.
@@ -95,6 +99,8 @@ const SPECS: &[Spec] = &[
     spec("--tls-key", None, Some("a PEM file"), false),
     spec("--max-peers", None, Some("a number"), false),
     spec("--save-audio", None, Some("a folder"), false),
+    spec("--send-audio", None, Some("a WAV file"), true),
+    spec("--audio-model", None, Some("a model alias"), false),
     spec("--stand-in", None, None, true),
     spec("--no-stdin", None, None, true),
     spec("--wait-peer", None, None, true),
@@ -310,6 +316,8 @@ impl Parser {
                 *slot = Some(PathBuf::from(value));
             }
             "--save-audio" => options.save_audio = Some(PathBuf::from(value)),
+            "--send-audio" => options.send_audio.push(PathBuf::from(value)),
+            "--audio-model" => options.audio_model = Some(value),
             "--stand-in" => options.stand_in = true,
             "--no-stdin" => options.ignore_stdin = true,
             "--wait-peer" => options.wait_peer = true,
@@ -342,6 +350,12 @@ impl Parser {
                 );
             };
             server.tls = Some(mmdagent_remote::TlsIdentity::new(certificate, key));
+        }
+        if options.audio_model.is_some() && options.send_audio.is_empty() {
+            return Err(
+                "--audio-model picks the model that speaks --send-audio's files; give a file"
+                    .to_owned(),
+            );
         }
         if options.ignore_stdin && options.wait_peer {
             return Err("--wait-peer waits to read standard input, which --no-stdin does not read; give one of them".to_owned());
@@ -515,6 +529,24 @@ mod tests {
             .len(),
             2
         );
+    }
+
+    #[test]
+    fn send_audio_takes_files_in_order_and_one_model() {
+        let options = run(&[
+            "--send-audio",
+            "a.wav",
+            "--send-audio=b.wav",
+            "--audio-model",
+            "mei",
+        ]);
+        assert_eq!(
+            options.send_audio,
+            [PathBuf::from("a.wav"), PathBuf::from("b.wav")]
+        );
+        assert_eq!(options.audio_model.as_deref(), Some("mei"));
+        assert!(refused(&["--audio-model", "mei"]).contains("give a file"));
+        assert!(refused(&["--send-audio"]).contains("needs a WAV file"));
     }
 
     #[test]

@@ -54,13 +54,21 @@ OPTIONS:
         --save-audio FOLDER       save the audio each peer streams as WAV files (16 kHz, 16-bit,
                                   mono), one per segment: peer<id>-<n>.wav, numbered after the
                                   files already there
+        --send-audio FILE.wav     make the agent speak FILE: once a peer is connected, stream it to
+                                  every connected peer as the agent's audio (__AV_START,
+                                  __AV_SETMODEL, SNDFILE, 40 ms chunks paced in real time, SNDBRKS);
+                                  any PCM or float WAV, resampled to 16 kHz mono. Repeatable: the
+                                  files play one after another. The command ends only once the
+                                  audio has had time to play; progress shows on a terminal
+        --audio-model ALIAS       the model that speaks --send-audio's files (default 0)
         --stand-in                behave on the wire as a running agent does: forward every message
                                   received (and, as a TCP server, every connection event) to every
                                   peer, the sender included; answer __AV_START and __AV_END with
                                   AVATAR|START and AVATAR|END; answer SYNTH_START|m|v|t with
                                   SYNTH_EVENT_START|m at once and SYNTH_EVENT_STOP|m after
                                   100 ms + 20 ms per character of t (at most 3 s)
-        --no-stdin                do not read standard input; run until a signal (a service)
+        --no-stdin                do not read standard input; run until a signal (a service), or
+                                  with --send-audio until the audio has played
         --wait-peer               read standard input only once the first peer has connected
     -v, --verbose                 more log on standard error (-vv: everything); RUST_LOG wins if set
     -q, --quiet                   less log (-q: warnings and errors, -qq: errors, -qqq: none)
@@ -72,8 +80,10 @@ OPTIONS:
 
 EXIT STATUS:
     0 at the end of standard input, or after a signal, once everything is written; 1 when the
-    settings are wrong, a server cannot listen, every client has given up connecting, or lines read
-    were not delivered by a client; 2 for a wrong command line (an --set key included).
+    settings are wrong, a server cannot listen, every client has given up connecting, lines read
+    were not delivered by a client, a --send-audio file cannot be read (before anything starts) or
+    its audio was not all sent (no peer left); 2 for a wrong command line (an --set key and an
+    --audio-model that cannot be sent included).
 
 SETTINGS (.mdf keys; files are read in order, a later value wins):
 ",
@@ -102,6 +112,8 @@ mod tests {
         }
         for option in [
             "--save-audio",
+            "--send-audio",
+            "--audio-model",
             "--stand-in",
             "--wait-peer",
             "--tls-cert",

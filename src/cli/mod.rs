@@ -6,6 +6,7 @@
 
 mod args;
 mod help;
+mod playlist;
 mod session;
 #[cfg(unix)]
 #[allow(unsafe_code)] // signal handlers need FFI; see the module for why it is sound
@@ -21,6 +22,7 @@ use mmdagent_remote::{
 };
 
 use args::{Command, Options};
+use playlist::Playlist;
 use session::{Failure, Plan, HELD_LINES};
 
 /// Where the default server's switch comes from, in messages about it.
@@ -78,6 +80,11 @@ pub fn main() -> ExitCode {
 
 fn run(options: Box<Options>, signals: Option<&Receiver<&'static str>>) -> Result<(), Failure> {
     let config = configure(&options)?;
+    // Every file is read before anything starts, so a bad one stops the command at once.
+    let playlist = match options.send_audio.as_slice() {
+        [] => None,
+        files => Some(Playlist::read(files, options.audio_model.as_deref())?),
+    };
     let recorder = match &options.save_audio {
         Some(folder) => Some(AudioRecorder::new(folder).map_err(|error| {
             Failure::Runtime(format!(
@@ -95,6 +102,7 @@ fn run(options: Box<Options>, signals: Option<&Receiver<&'static str>>) -> Resul
         servers: usize::from(config.tcp_server.is_some())
             + usize::from(config.websocket_server.is_some()),
         recorder,
+        playlist,
         stand_in: options.stand_in,
         read_stdin: !options.ignore_stdin,
         wait_peer: options.wait_peer,

@@ -6,12 +6,14 @@
 //! holding (its backlog kept while no peer is connected) and the counting ([`Stats`]).
 
 use std::io::{self, Write};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 use mmdagent_remote::agent::{connection_message, StandIn};
 use mmdagent_remote::{AudioRecorder, Event, Item, Remote, Stats};
 
+use crate::cli::playlist::{Player, Playlist, PlaylistEnd};
 use crate::cli::stdin::lines_of_stdin;
 
 /// Lines a client holds while it is not connected, unless `Plugin_Remote_KeepWhileDisconnected`
@@ -38,6 +40,8 @@ pub struct Plan {
     pub clients: usize,
     pub servers: usize,
     pub recorder: Option<AudioRecorder>,
+    /// `--send-audio`: played once a peer is connected; the command ends only after it.
+    pub playlist: Option<Playlist>,
     pub stand_in: bool,
     pub read_stdin: bool,
     pub wait_peer: bool,
@@ -91,62 +95,24 @@ pub fn run(
         paused: false,
         gave_up: Vec::new(),
         refused_lines: 0,
+        audio_end: None,
     };
     let never = crossbeam_channel::never();
     let signals = signals.unwrap_or(&never);
-    let end = loop {
-        if matches!(session.input, Input::Ended) && session.may_finish(&remote) {
-            break End::Finished;
-        }
-        let typed = match &session.input {
-            Input::Reading(lines) if !session.paused => lines.clone(),
-            _ => crossbeam_channel::never(),
-        };
-        let speech_due = match session.stand_in.as_ref().and_then(StandIn::next_due) {
-            Some(due) => crossbeam_channel::at(due),
-            None => crossbeam_channel::never(),
-        };
-        select! {
-            recv(remote.inbound()) -> delivery => {
-                let Ok(delivery) = delivery else { break End::Finished };
-                let mut end = None;
-                delivery.decode(|received| {
-                    if end.is_none() {
-                        end = session.handle(&remote, &received.into_event());
-                    }
-                });
-                if let Some(end) = end {
-                    break end;
-                }
-            },
-            recv(typed) -> line => match line {
-                Ok(line) => session.send_typed(&remote, &line),
-                Err(_) => session.input = Input::Ended,
-            },
-            recv(speech_due) -> _ => {
-                if let Some(stand_in) = &mut session.stand_in {
-                    for message in stand_in.take_due(Instant::now()) {
-                        send(&remote, &Item::Message(message));
-                    }
-                }
-            },
-            recv(signals) -> signal => {
-                let signal = signal.unwrap_or("a signal");
-                log::info!("{signal}: stopping as at the end of input (a second signal stops at once)");
-                // Lines already taken from the pipe go out with the rest.
-                if let Input::Reading(lines) = &session.input {
-                    for line in lines.try_iter().collect::<Vec<_>>() {
-                        session.send_typed(&remote, &line);
-                    }
-                }
-                break End::Finished;
-            },
-        }
-    };
+    // The audio's thread borrows `remote`, so it lives in a scope that ends before the shutdown;
+    // the player cancels and joins it on every way out of the loop.
+    let end = thread::scope(|scope| {
+        let mut player = Player::new(session.plan.playlist.take());
+        let end = session.run_loop(&remote, &mut player, signals, |player, remote| {
+            player.start(scope, remote)
+        });
+        session.audio_end = player.stop();
+        end
+    });
     session.finish(remote, end)
 }
 
-/// What the command keeps track of while it runs.
+/// What the command keeps track of while it runs./// What the command keeps track of while it runs.
 struct Session {
     plan: Plan,
     stand_in: Option<StandIn>,
@@ -159,9 +125,82 @@ struct Session {
     /// Lines the library would not send at all (they cannot be encoded), and lines read but not
     /// sent because every client gave up.
     refused_lines: u64,
+    /// How `--send-audio` ended; `None` if it never started.
+    audio_end: Option<PlaylistEnd>,
 }
 
 impl Session {
+    /// Waits on the peers, standard input, the stand-in's speech, the audio and signals until
+    /// the command is to end; `start_audio` starts the player once a peer is connected.
+    fn run_loop<'scope>(
+        &mut self,
+        remote: &'scope Remote,
+        player: &mut Player<'scope>,
+        signals: &Receiver<&'static str>,
+        start_audio: impl Fn(&mut Player<'scope>, &'scope Remote),
+    ) -> End {
+        loop {
+            // With --send-audio and --no-stdin, the audio is what the command is for.
+            let input_over = match self.input {
+                Input::Ended => true,
+                Input::Ignored => player.has_audio(),
+                Input::WaitingForPeer | Input::Reading(_) => false,
+            };
+            if input_over && player.is_done() && self.may_finish(remote) {
+                break End::Finished;
+            }
+            let typed = match &self.input {
+                Input::Reading(lines) if !self.paused => lines.clone(),
+                _ => crossbeam_channel::never(),
+            };
+            let speech_due = match self.stand_in.as_ref().and_then(StandIn::next_due) {
+                Some(due) => crossbeam_channel::at(due),
+                None => crossbeam_channel::never(),
+            };
+            let audio_done = player.done();
+            select! {
+                recv(remote.inbound()) -> delivery => {
+                    let Ok(delivery) = delivery else { break End::Finished };
+                    let mut end = None;
+                    delivery.decode(|received| {
+                        if end.is_none() {
+                            end = self.handle(remote, &received.into_event());
+                        }
+                    });
+                    if let Some(end) = end {
+                        break end;
+                    }
+                    if self.connected_once {
+                        start_audio(player, remote);
+                    }
+                },
+                recv(typed) -> line => match line {
+                    Ok(line) => self.send_typed(remote, &line),
+                    Err(_) => self.input = Input::Ended,
+                },
+                recv(speech_due) -> _ => {
+                    if let Some(stand_in) = &mut self.stand_in {
+                        for message in stand_in.take_due(Instant::now()) {
+                            send(remote, &Item::Message(message));
+                        }
+                    }
+                },
+                recv(audio_done) -> _ => player.ended(),
+                recv(signals) -> signal => {
+                    let signal = signal.unwrap_or("a signal");
+                    log::info!("{signal}: stopping as at the end of input (a second signal stops at once)");
+                    // Lines already taken from the pipe go out with the rest.
+                    if let Input::Reading(lines) = &self.input {
+                        for line in lines.try_iter().collect::<Vec<_>>() {
+                            self.send_typed(remote, &line);
+                        }
+                    }
+                    break End::Finished;
+                },
+            }
+        }
+    }
+
     /// Whether the command may end now that its input has: a server may at once; a client once
     /// it has connected and holds no line.
     fn may_finish(&self, remote: &Remote) -> bool {
@@ -283,6 +322,19 @@ impl Session {
         let stats = stats?;
         recorded?;
         let undelivered = undelivered(&stats) + self.refused_lines;
+        let outcome = self.account(end, &stats, undelivered);
+        match (self.audio_end.take(), outcome) {
+            (Some(PlaylistEnd::Stopped(why)), Ok(())) => Err(Failure::Runtime(why)),
+            (Some(PlaylistEnd::Stopped(why)), Err(failure)) => {
+                log::error!("{why}");
+                Err(failure)
+            }
+            (_, outcome) => outcome,
+        }
+    }
+
+    /// The exit status for how the loop ended and what was not delivered.
+    fn account(&self, end: End, stats: &Stats, undelivered: u64) -> Result<(), Failure> {
         match end {
             End::GaveUp(why) if undelivered > 0 => Err(Failure::Runtime(format!(
                 "{why}; {} not delivered",
