@@ -230,8 +230,8 @@ pub use codec::{
 };
 pub use config::{
     known_keys, AddressError, Config, ConfigWarning, HostPort, KeyHelp, ListenAddress, MdfSettings,
-    RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, TlsIdentity, WebSocketClientConfig,
-    WebSocketServerConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE,
+    PingPolicy, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, TlsIdentity,
+    WebSocketClientConfig, WebSocketServerConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PEERS, DEFAULT_PORT, DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
     DEFAULT_WEBSOCKET_PORT, MAX_LINE_LENGTH_LIMIT,
 };

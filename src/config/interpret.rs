@@ -14,8 +14,8 @@ use crate::config::address::{parse_host, parse_ip, parse_port, split_host_and_po
 use crate::config::keys::{self, Key};
 use crate::config::mdf::{Entry, MdfSettings};
 use crate::config::{
-    Config, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig, WebSocketClientConfig,
-    DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
+    Config, PingPolicy, RetryLimit, RetryPolicy, TcpClientConfig, TcpServerConfig,
+    WebSocketClientConfig, DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
 };
 use crate::error::{Error, Origin, SettingError};
 
@@ -81,7 +81,9 @@ impl MdfSettings {
             interval: values
                 .read(Key::RetryInterval, parse_interval)?
                 .unwrap_or(RetryPolicy::DEFAULT_INTERVAL),
+            max_interval: RetryPolicy::DEFAULT_MAX_INTERVAL,
         };
+        let retry = values.retry_interval_max(retry)?;
         let port = values.read(Key::Port, parse_port)?.unwrap_or(DEFAULT_PORT);
 
         let server_switches = values.switches(Key::EnableServer, Key::ServerMode)?;
@@ -180,10 +182,17 @@ impl MdfSettings {
                 Key::WebsocketDirectory,
                 Key::WebsocketCaFile,
                 Key::WebsocketAcceptInvalidCertificates,
+                Key::WebsocketPingInterval,
+                Key::WebsocketPongTimeout,
             ];
             no_effect(&websocket_keys, &why, &mut warnings);
             if client_switches.is_empty() {
-                let retry_keys = [Key::RetryCount, Key::RetryInterval, Key::RetryForever];
+                let retry_keys = [
+                    Key::RetryCount,
+                    Key::RetryInterval,
+                    Key::RetryIntervalMax,
+                    Key::RetryForever,
+                ];
                 no_effect(
                     &retry_keys,
                     "no client runs, so nothing connects or retries",
@@ -234,7 +243,10 @@ fn check_value(key: Key, text: &str) -> Result<(), String> {
         Key::MaxPeers => parse_max_peers(text).map(drop),
         Key::MaxLineLength => parse_max_line_length(text).map(drop),
         Key::KeepWhileDisconnected => parse_keep(text).map(drop),
-        Key::RetryInterval => parse_interval(text).map(drop),
+        Key::RetryInterval | Key::RetryIntervalMax | Key::WebsocketPongTimeout => {
+            parse_interval(text).map(drop)
+        }
+        Key::WebsocketPingInterval => parse_ping_interval(text).map(drop),
         Key::WebsocketUrl => parse_websocket_url(text).map(drop),
         Key::WebsocketCaFile => Ok(()),
     }
@@ -289,6 +301,59 @@ impl<'a> Values<'a> {
         Ok(on)
     }
 
+    /// `retry` with its longest pause from `Plugin_Remote_RetryIntervalMax`, which must not be
+    /// shorter than the interval in effect.
+    fn retry_interval_max(&self, mut retry: RetryPolicy) -> Result<RetryPolicy, Error> {
+        if let Some((longest, entry)) =
+            self.read_with_entry(Key::RetryIntervalMax, parse_interval)?
+        {
+            if longest < retry.interval {
+                return Err(invalid(
+                    entry,
+                    format!(
+                        "shorter than the retry interval ({:?}, {}): the longest pause must be at least the first",
+                        retry.interval,
+                        Key::RetryInterval.name()
+                    ),
+                ));
+            }
+            retry.max_interval = longest;
+        }
+        Ok(retry)
+    }
+
+    /// The ping policy of the WebSocket client: the defaults, unless
+    /// `Plugin_Remote_Websocket_PingInterval` turns pings off or either key changes a time.
+    fn ping(
+        &self,
+        warnings: &mut Vec<(usize, ConfigWarning)>,
+    ) -> Result<Option<PingPolicy>, Error> {
+        let interval = self.read(Key::WebsocketPingInterval, parse_ping_interval)?;
+        let deadline = self.read(Key::WebsocketPongTimeout, parse_interval)?;
+        match interval {
+            Some(None) => {
+                if let Some(entry) = self.entry(Key::WebsocketPongTimeout) {
+                    let message = format!(
+                        "no effect: {} turns pings off",
+                        Key::WebsocketPingInterval.name()
+                    );
+                    warnings.push(warning(entry, message));
+                }
+                Ok(None)
+            }
+            interval => {
+                let mut ping = PingPolicy::default();
+                if let Some(Some(interval)) = interval {
+                    ping.interval = interval;
+                }
+                if let Some(deadline) = deadline {
+                    ping.deadline = deadline;
+                }
+                Ok(Some(ping))
+            }
+        }
+    }
+
     /// The WebSocket client, from either the URL form or the Host/Port/Directory form, with the line
     /// that turned it on.
     fn websocket(
@@ -333,6 +398,7 @@ impl<'a> Values<'a> {
             (None, None) => return Ok(None),
         };
         websocket.retry = retry;
+        websocket.ping = self.ping(warnings)?;
         websocket.ca_file = self.read(Key::WebsocketCaFile, |path| Ok(PathBuf::from(path)))?;
         websocket.accept_invalid_certificates =
             self.flag(Key::WebsocketAcceptInvalidCertificates)?;
@@ -476,6 +542,16 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     } else {
         Err(problem())
     }
+}
+
+/// An interval as [`parse_interval`] reads it, or `0` or `off` for no pings at all.
+fn parse_ping_interval(text: &str) -> Result<Option<Duration>, String> {
+    if text.eq_ignore_ascii_case("off") || text.parse::<f64>().is_ok_and(|number| number == 0.0) {
+        return Ok(None);
+    }
+    parse_interval(text)
+        .map(Some)
+        .map_err(|problem| format!("{problem}; or 0 or off for no pings"))
 }
 
 fn parse_path(text: &str) -> Result<String, String> {

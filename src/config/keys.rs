@@ -33,6 +33,9 @@ pub(crate) enum Key {
     WebsocketUrl,
     WebsocketCaFile,
     WebsocketAcceptInvalidCertificates,
+    RetryIntervalMax,
+    WebsocketPingInterval,
+    WebsocketPongTimeout,
 }
 
 /// A key's documentation, as shown by `--help` and written in the README.
@@ -50,7 +53,7 @@ pub struct KeyHelp {
 
 impl Key {
     /// Every key with its documentation, in the order `--help` lists them.
-    pub(crate) const ALL: [(Key, KeyHelp); 23] = [
+    pub(crate) const ALL: [(Key, KeyHelp); 26] = [
         (Key::EnableServer, help("Plugin_Remote_EnableServer", "TCP server mode: accept controllers", "false", true)),
         (Key::ServerMode, help("Plugin_Remote_ServerMode", "old spelling of EnableServer; server mode is on when either is", "false", true)),
         (Key::ListenPort, help("Plugin_Remote_ListenPort", "port the TCP server listens on", "Plugin_Remote_Port, else 60001", true)),
@@ -70,8 +73,11 @@ impl Key {
         (Key::MaxLineLength, help("Plugin_Remote_MaxLineLength", "longest inbound line in bytes; a longer one is dropped and reported", "65536", false)),
         (Key::KeepWhileDisconnected, help("Plugin_Remote_KeepWhileDisconnected", "outbound messages kept while no peer is connected, for the next one (oldest dropped first)", "0 (dropped and counted, as the original drops them)", false)),
         (Key::RetryInterval, help("Plugin_Remote_RetryInterval", "pause between connection attempts: seconds, or a number with ms or s", "0.5", false)),
+        (Key::RetryIntervalMax, help("Plugin_Remote_RetryIntervalMax", "longest pause between connection attempts: pauses double from RetryInterval up to it, drawn at random between half and all; a link up this long starts them again", "30s", false)),
         (Key::RetryForever, help("Plugin_Remote_RetryForever", "retry connecting without limit (overrides RetryCount)", "false", false)),
         (Key::WebsocketUrl, help("Plugin_Remote_Websocket_Url", "WebSocket server as ws://host:port/path or wss://host:port/path, instead of Host, Port and Directory", "unset", false)),
+        (Key::WebsocketPingInterval, help("Plugin_Remote_Websocket_PingInterval", "quiet time after which a ping is sent to check the link; 0 or off sends none (as the original)", "30s", false)),
+        (Key::WebsocketPongTimeout, help("Plugin_Remote_Websocket_PongTimeout", "how long after a ping something must arrive before the link is declared dead and made again", "10s", false)),
         (Key::WebsocketCaFile, help("Plugin_Remote_Websocket_CaFile", "extra CA certificate (PEM) trusted for wss, besides the system's", "unset", false)),
         (Key::WebsocketAcceptInvalidCertificates, help("Plugin_Remote_Websocket_AcceptInvalidCertificates", "skip wss certificate verification (insecure; the original always does)", "false", false)),
     ];

@@ -206,6 +206,9 @@ pub struct WebSocketClientConfig {
     /// The largest frame (and message) accepted from the server, in bytes; a larger one ends the
     /// connection (default [`DEFAULT_MAX_FRAME_SIZE`]; the original's is 8192).
     pub max_frame_size: usize,
+    /// How the link is checked for life (`Plugin_Remote_Websocket_PingInterval` and
+    /// `_PongTimeout`); `None`: never, as the original. On by default, see [`PingPolicy`].
+    pub ping: Option<PingPolicy>,
 }
 
 /// The default largest WebSocket frame accepted: 1 MiB.
@@ -245,6 +248,8 @@ pub struct WebSocketServerConfig {
     pub tls: Option<TlsIdentity>,
     /// The largest frame (and message) accepted, in bytes (default [`DEFAULT_MAX_FRAME_SIZE`]).
     pub max_frame_size: usize,
+    /// How the link is checked for life; `None`: never. On by default, see [`PingPolicy`].
+    pub ping: Option<PingPolicy>,
     /// How long the TLS handshake and the upgrade may take (default
     /// [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`]): a connection that has not finished by then is closed.
     pub handshake_timeout: Duration,
@@ -261,6 +266,7 @@ impl WebSocketServerConfig {
             max_peers: DEFAULT_MAX_PEERS,
             tls: None,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            ping: Some(PingPolicy::default()),
             handshake_timeout: DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
         }
     }
@@ -305,6 +311,7 @@ impl WebSocketClientConfig {
             accept_invalid_certificates: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            ping: Some(PingPolicy::default()),
         }
     }
 
@@ -322,25 +329,48 @@ impl WebSocketClientConfig {
 
 /// How often and how soon to try connecting again.
 ///
-/// The default is the original's: no further attempt (`Plugin_Remote_RetryCount=0`), 0.5 s apart.
+/// The default makes no further attempt, as the original (`Plugin_Remote_RetryCount=0`). When
+/// there are retries, the pauses grow: the `n`-th pause after a failure is drawn at random
+/// between half and all of `interval × 2^(n-1)`, capped at `max_interval` ("equal jitter"), so the
+/// first pause is at most `interval` (0.5 s, the original's fixed pause), and a thousand agents
+/// restarted with their server spread their attempts instead of coming back in the same
+/// millisecond. The count starts again once a link has stayed up for `max_interval`; a link
+/// lost sooner is followed by the next pause, so a server that accepts and at once closes is not
+/// hammered.
+///
+/// Dead links are found by WebSocket pings ([`PingPolicy`]). TCP keepalive is not available:
+/// the standard library has no call for `SO_KEEPALIVE` or its idle time, and this crate uses no
+/// unsafe code and no socket crate. Over TCP, a peer that closed or crashed is noticed at once
+/// (its kernel answers with FIN or RST); one that vanished without a word (a closed laptop lid,
+/// an expired NAT entry) is noticed only when the host sends to it and the writes fail or back up
+/// to the peer's outbox bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// How many further attempts after a failed one.
     pub limit: RetryLimit,
-    /// The pause before each further attempt (`Plugin_Remote_RetryInterval`, default 0.5 s).
+    /// The longest first pause (`Plugin_Remote_RetryInterval`, default 0.5 s).
     pub interval: Duration,
+    /// The longest pause, however many attempts failed (`Plugin_Remote_RetryIntervalMax`,
+    /// default [`RetryPolicy::DEFAULT_MAX_INTERVAL`]); also how long a link must stay up for the
+    /// pauses to start again from `interval`. Less than `interval` counts as `interval`.
+    pub max_interval: Duration,
 }
 
 impl RetryPolicy {
     /// The original's pause between attempts.
     pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
 
-    /// A policy with `limit` further attempts at the default interval.
+    /// The default longest pause: long enough to spare a server that is coming back, short
+    /// enough that an agent is back within half a minute of it.
+    pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(30);
+
+    /// A policy with `limit` further attempts at the default intervals.
     pub fn new(limit: RetryLimit) -> Self {
         RetryPolicy {
             limit,
             interval: Self::DEFAULT_INTERVAL,
+            max_interval: Self::DEFAULT_MAX_INTERVAL,
         }
     }
 
@@ -350,6 +380,49 @@ impl RetryPolicy {
             RetryLimit::Attempts(count) => retry <= u64::from(count),
             RetryLimit::Forever => true,
         }
+    }
+
+    /// The longest pause: `max_interval`, or `interval` if that is longer.
+    pub fn longest_pause(&self) -> Duration {
+        self.max_interval.max(self.interval)
+    }
+}
+
+/// How a WebSocket connection checks that its link is alive: when nothing has arrived for
+/// `interval`, it sends a Ping; when nothing (a Pong or anything else) has arrived `deadline`
+/// after that, the link is declared dead and closed
+/// ([`DisconnectReason::PingTimeout`](crate::DisconnectReason::PingTimeout)), and a client
+/// connects again. A write that makes no progress for `interval + deadline` ends the connection
+/// too.
+///
+/// On by default (30 s, then 10 s), although the original sends no pings: every WebSocket
+/// server answers them (RFC 6455 5.5.2), and without them a peer behind a closed laptop lid or
+/// an expired NAT entry stays "connected" for hours. An idle link costs one small frame and one
+/// wake-up of its writer per interval; TCP connections have no timer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PingPolicy {
+    /// How long the link may be quiet before a Ping is sent (default 30 s).
+    pub interval: Duration,
+    /// How long after the Ping something must arrive (default 10 s).
+    pub deadline: Duration,
+}
+
+impl PingPolicy {
+    /// The default quiet time before a Ping.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+    /// The default wait for an answer.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
+    /// A Ping after `interval` of quiet, answered within `deadline`.
+    pub fn new(interval: Duration, deadline: Duration) -> Self {
+        PingPolicy { interval, deadline }
+    }
+}
+
+impl Default for PingPolicy {
+    fn default() -> Self {
+        PingPolicy::new(Self::DEFAULT_INTERVAL, Self::DEFAULT_DEADLINE)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::codec::{DecodeError, Item};
 
@@ -153,6 +154,12 @@ pub enum DisconnectReason {
         /// The limit.
         limit: usize,
     },
+    /// The link was found dead: nothing arrived within the deadline after a WebSocket Ping (see
+    /// [`PingPolicy`](crate::PingPolicy)).
+    PingTimeout {
+        /// How long nothing had arrived when the link was declared dead.
+        silent_for: Duration,
+    },
     /// The host asked for this peer to be disconnected.
     DisconnectedByHost,
     /// The host shut the library down.
@@ -171,6 +178,11 @@ impl fmt::Display for DisconnectReason {
             } => write!(
                 f,
                 "not reading: {queued_bytes} bytes queued for it, the limit is {limit}"
+            ),
+            DisconnectReason::PingTimeout { silent_for } => write!(
+                f,
+                "no answer to a ping: nothing received for {:.1} s",
+                silent_for.as_secs_f64()
             ),
             DisconnectReason::DisconnectedByHost => f.write_str("disconnected by the host"),
             DisconnectReason::ShutDown => f.write_str("shut down"),

@@ -7,6 +7,7 @@
 //! Transports never decide where a message goes; the hub does.
 
 pub(crate) mod admission;
+pub(crate) mod backoff;
 pub(crate) mod connect;
 pub(crate) mod connection;
 pub(crate) mod handshake;

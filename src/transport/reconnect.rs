@@ -2,7 +2,9 @@
 //! as the [`RetryPolicy`](crate::RetryPolicy) allows, until the host shuts down or the retries run
 //! out. How one attempt connects is the transport's business.
 //!
-//! Every pause here waits on the stop signal, so shutting down is never held up by a retry.
+//! The pauses grow with each failure, with jitter, and start again once a link has stayed up
+//! (see [`backoff`](super::backoff)). Every pause here waits on the stop signal, so shutting down
+//! is never held up by a retry.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::config::RetryPolicy;
 use crate::error::Error;
 use crate::hub::{DisconnectReason, Event, Hub, Transport};
+use crate::transport::backoff::Backoff;
 use crate::transport::spawn_transport_thread;
 
 /// Starts a client's connector thread, named `thread_name`, to run `connector` (which keeps its
@@ -31,7 +34,7 @@ pub(crate) enum Attempt {
         reason: DisconnectReason,
     },
     /// It could not connect. `pause`: how long to wait before the next attempt, when the
-    /// transport knows better than the policy's interval.
+    /// transport knows better than the policy's backoff.
     Failed {
         reason: String,
         pause: Option<Duration>,
@@ -47,6 +50,7 @@ pub(crate) fn keep_connected(
     target: &dyn Fn() -> String,
     mut attempt: impl FnMut(u64) -> Attempt,
 ) {
+    let mut backoff = Backoff::new();
     loop {
         let mut retries = 0u64;
         let (connected_at, reason) = loop {
@@ -71,7 +75,7 @@ pub(crate) fn keep_connected(
                 });
                 return;
             }
-            let pause = pause.unwrap_or(retry.interval);
+            let pause = pause.unwrap_or_else(|| backoff.next(retry));
             log::warn!(
                 "cannot connect to {}: {failure}; retry {retries} in {pause:?}",
                 target()
@@ -83,13 +87,23 @@ pub(crate) fn keep_connected(
         if hub.stop.is_stopped() {
             return;
         }
-        log::warn!(
-            "lost the connection to {} ({reason}); connecting again",
-            target()
-        );
-        // A server that accepts and at once closes must not make this a busy loop.
-        if connected_at.elapsed() < retry.interval && hub.stop.sleep(retry.interval) {
-            return;
+        // A link that stayed up is followed at once by a new attempt, as in the original; one
+        // lost sooner by the next pause, so a server that accepts and at once closes is not
+        // hammered.
+        if backoff.link_lasted(retry, connected_at.elapsed()) {
+            log::warn!(
+                "lost the connection to {} ({reason}); connecting again",
+                target()
+            );
+        } else {
+            let pause = backoff.next(retry);
+            log::warn!(
+                "lost the connection to {} ({reason}) soon after connecting; connecting again in {pause:?}",
+                target()
+            );
+            if hub.stop.sleep(pause) {
+                return;
+            }
         }
     }
 }
