@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mmdagent_remote::{
-    known_keys, Config, ConfigWarning, Error, MdfSettings, RetryLimit, RetryPolicy, SettingError,
-    TcpClientConfig, TcpServerConfig, WebSocketClientConfig, DEFAULT_MAX_LINE_LENGTH,
+    known_keys, Config, ConfigWarning, Error, MdfSettings, PingPolicy, RetryLimit, RetryPolicy,
+    SettingError, TcpClientConfig, TcpServerConfig, WebSocketClientConfig, DEFAULT_MAX_LINE_LENGTH,
     DEFAULT_MAX_PEERS, DEFAULT_PORT, MAX_LINE_LENGTH_LIMIT,
 };
 
@@ -1305,6 +1305,76 @@ fn bad_retry_interval_is_refused() {
 }
 
 #[test]
+fn retry_interval_max_is_read_and_checked() {
+    let text = "Plugin_Remote_EnableClient=true\nPlugin_Remote_RetryIntervalMax=5s";
+    assert_eq!(client_retry(&ok(text)).max_interval, Duration::from_secs(5));
+    assert_eq!(
+        client_retry(&ok("Plugin_Remote_EnableClient=true")).max_interval,
+        RetryPolicy::DEFAULT_MAX_INTERVAL
+    );
+    let below = "Plugin_Remote_EnableClient=true\nPlugin_Remote_RetryInterval=2\n\
+                 Plugin_Remote_RetryIntervalMax=1";
+    assert_refused(
+        below,
+        3,
+        "Plugin_Remote_RetryIntervalMax",
+        &[
+            "shorter than the retry interval",
+            "Plugin_Remote_RetryInterval",
+        ],
+    );
+    for bad in ["0", "5ms", "3601", "abc", "-1"] {
+        let text = format!("Plugin_Remote_EnableClient=true\nPlugin_Remote_RetryIntervalMax={bad}");
+        assert_refused(
+            &text,
+            2,
+            "Plugin_Remote_RetryIntervalMax",
+            &["not an interval", "10ms to 3600s"],
+        );
+    }
+}
+
+#[test]
+fn websocket_pings_are_on_by_default_and_can_be_tuned_or_turned_off() {
+    let ping = |extra: &str| {
+        let text = format!("Plugin_Remote_Websocket_Host=example.org\n{extra}");
+        ok(&text).websocket_client.expect("a WebSocket client").ping
+    };
+    assert_eq!(ping(""), Some(PingPolicy::default()));
+    assert_eq!(
+        ping("Plugin_Remote_Websocket_PingInterval=5s\nPlugin_Remote_Websocket_PongTimeout=500ms"),
+        Some(PingPolicy::new(
+            Duration::from_secs(5),
+            Duration::from_millis(500)
+        ))
+    );
+    assert_eq!(ping("Plugin_Remote_Websocket_PingInterval=0"), None);
+    assert_eq!(ping("Plugin_Remote_Websocket_PingInterval=off"), None);
+    let (_, warnings) = settings(
+        "Plugin_Remote_Websocket_Host=example.org\nPlugin_Remote_Websocket_PingInterval=off\n\
+         Plugin_Remote_Websocket_PongTimeout=3",
+    )
+    .to_config_with_warnings()
+    .unwrap();
+    assert!(
+        warnings.iter().any(
+            |warning| warning.key == "Plugin_Remote_Websocket_PongTimeout"
+                && warning.message.contains("turns pings off")
+        ),
+        "{warnings:?}"
+    );
+    for (key, bad) in [
+        ("Plugin_Remote_Websocket_PingInterval", "5ms"),
+        ("Plugin_Remote_Websocket_PingInterval", "abc"),
+        ("Plugin_Remote_Websocket_PongTimeout", "0"),
+        ("Plugin_Remote_Websocket_PongTimeout", "3601s"),
+    ] {
+        let text = format!("Plugin_Remote_Websocket_Host=example.org\n{key}={bad}");
+        assert_refused(&text, 2, key, &["not an interval"]);
+    }
+}
+
+#[test]
 fn bad_websocket_directory_is_refused() {
     let text = "Plugin_Remote_Websocket_Host=example.org\nPlugin_Remote_Websocket_Directory=chat";
     assert_refused(
@@ -1575,7 +1645,7 @@ impl XorShift {
     }
 }
 
-const KNOWN_KEYS: [&str; 23] = [
+const KNOWN_KEYS: [&str; 26] = [
     "Plugin_Remote_EnableServer",
     "Plugin_Remote_ServerMode",
     "Plugin_Remote_ListenPort",
@@ -1599,6 +1669,9 @@ const KNOWN_KEYS: [&str; 23] = [
     "Plugin_Remote_Websocket_Url",
     "Plugin_Remote_Websocket_CaFile",
     "Plugin_Remote_Websocket_AcceptInvalidCertificates",
+    "Plugin_Remote_RetryIntervalMax",
+    "Plugin_Remote_Websocket_PingInterval",
+    "Plugin_Remote_Websocket_PongTimeout",
 ];
 
 const NEAR_MISS_KEYS: [&str; 12] = [

@@ -13,7 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use mmdagent_remote::{
-    Config, DisconnectReason, Event, Item, RetryLimit, RetryPolicy, TcpClientConfig,
+    Config, DisconnectReason, Event, Item, PingPolicy, RetryLimit, RetryPolicy, TcpClientConfig,
     TcpServerConfig, Transport, WebSocketClientConfig, WebSocketServerConfig,
 };
 use support::witness::{tcp_server_config, Host, Witness};
@@ -506,46 +506,126 @@ fn a_masked_frame_from_the_server_is_answered_with_close_1002_and_the_agent_reco
     witness.finish(&host);
 }
 
+/// Pings every 200 ms of quiet, answered within 300 ms, for the dead-link cases.
+fn quick_pings() -> PingPolicy {
+    PingPolicy::new(Duration::from_millis(200), Duration::from_millis(300))
+}
+
+/// Time allowed on top of interval + deadline before a dead link must be noticed: room for a
+/// loaded 2-core machine.
+const NOTICE_MARGIN: Duration = Duration::from_secs(1);
+
 /// Issue 10 item 3: a WebSocket server that stops answering (it neither reads nor answers pings,
-/// as a peer behind a closed laptop lid) is declared dead within the pong deadline and the agent
-/// connects again. With the defaults to come, within a minute.
+/// as a peer behind a closed laptop lid) is declared dead within ping interval + pong deadline,
+/// and the agent connects again; the server counts the connections it gets.
 #[test]
-#[ignore = "issue 10 fix pending: no ping or keepalive, a silent server stays connected for ever"]
 fn a_silent_websocket_server_is_declared_dead_and_the_agent_reconnects() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let ping = quick_pings();
     let (host, witness) = client_with_witness(|config| {
-        config.websocket_client = Some(websocket_client(
-            "127.0.0.1",
-            port,
-            "/",
-            RetryLimit::Forever,
-        ));
+        let mut client = websocket_client("127.0.0.1", port, "/", RetryLimit::Forever);
+        client.ping = Some(ping);
+        config.websocket_client = Some(client);
     });
+    let mut connections = 0;
     let silent = bare_upgrade(&listener);
+    connections += 1;
     let peer = client_connected(&host, Transport::WebSocketClient);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(60);
-    // Bounded by the minute the case allows, looking every 5 s.
-    let reason = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "still connected to a silent server after 60 s"
-        );
-        let events = host.events_within(left.min(Duration::from_secs(5)));
-        if let Some(reason) = events.into_iter().find_map(|event| match event {
-            Event::Disconnected {
-                peer: gone, reason, ..
-            } if gone == peer => Some(reason),
-            _ => None,
-        }) {
-            break reason;
-        }
-    };
-    eprintln!("declared dead after {:?}: {reason}", started.elapsed());
+    let reason = host.disconnected(peer);
+    let noticed = started.elapsed();
+    eprintln!("declared dead after {noticed:?}: {reason}");
+    let limit = ping.interval + ping.deadline + NOTICE_MARGIN;
+    assert!(
+        noticed < limit,
+        "noticed after {noticed:?}, allowed {limit:?}"
+    );
+    match reason {
+        DisconnectReason::PingTimeout { silent_for } => assert!(
+            silent_for >= ping.interval + ping.deadline,
+            "declared dead too soon: {silent_for:?}"
+        ),
+        other => panic!("not a ping timeout: {other}"),
+    }
     let _again = bare_upgrade(&listener);
+    connections += 1;
     client_connected(&host, Transport::WebSocketClient);
+    assert_eq!(connections, 2, "the agent connected again");
     witness.finish(&host);
+    drop(silent);
+}
+
+/// Issue 10 item 3, the other way round: an agent that never answers the WebSocket server's
+/// pings (it never reads) is dropped within interval + deadline; an idle agent that answers them
+/// stays connected all the while.
+#[test]
+fn a_websocket_agent_that_never_answers_pings_is_dropped_and_one_that_answers_stays() {
+    let ping = quick_pings();
+    let mut config = tcp_server_config();
+    let mut server = WebSocketServerConfig::new(0);
+    server.ping = Some(ping);
+    config.websocket_server = Some(server);
+    let host = Host::start(&config);
+    let witness = Witness::tcp(&host, host.tcp_address());
+    let address = host.websocket_address();
+    let agent = |path: &str| {
+        let socket = TcpStream::connect(address).unwrap();
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        let local = socket.local_addr().unwrap();
+        let (websocket, _) =
+            tungstenite::client(format!("ws://{address}{path}").as_str(), socket).unwrap();
+        (websocket, host.connected(local))
+    };
+    let (answering, answering_peer) = agent("/answers");
+    // Reading answers pings (tungstenite queues the Pong and sends it on its next read); the
+    // thread ends when the server closes the connection at shutdown.
+    let reader = std::thread::spawn(move || {
+        let mut answering = answering;
+        let mut pings = 0;
+        while let Ok(message) = answering.read() {
+            pings += u32::from(message.is_ping());
+        }
+        pings
+    });
+    let (silent, silent_peer) = agent("/silent");
+    let started = Instant::now();
+    let events = host.collect_until(
+        "the silent agent dropped",
+        |event| [Some(silent_peer), Some(answering_peer)].contains(&event.peer()),
+        |event| matches!(event, Event::Disconnected { peer, .. } if *peer == silent_peer),
+    );
+    let noticed = started.elapsed();
+    eprintln!("silent agent dropped after {noticed:?}");
+    let limit = ping.interval + ping.deadline + NOTICE_MARGIN;
+    assert!(
+        noticed < limit,
+        "dropped after {noticed:?}, allowed {limit:?}"
+    );
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Disconnected {
+                reason: DisconnectReason::PingTimeout { .. },
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+    // Two more rounds of pings for the answering agent: it must stay.
+    let later = host.events_within(2 * (ping.interval + ping.deadline));
+    let dropped = |events: &[Event]| {
+        events.iter().any(
+            |event| matches!(event, Event::Disconnected { peer, .. } if *peer == answering_peer),
+        )
+    };
+    assert!(
+        !dropped(&events) && !dropped(&later),
+        "{events:?} {later:?}"
+    );
+    witness.finish(&host);
+    host.shutdown();
+    let pings = reader.join().unwrap();
+    assert!(pings >= 2, "the answering agent saw {pings} pings");
     drop(silent);
 }

@@ -11,8 +11,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::Outbox;
@@ -57,6 +58,24 @@ pub(crate) trait Protocol: Send + Sync + 'static {
     /// The last bytes to write when the host closes the connection in an orderly way (a WebSocket
     /// Close frame), appended to `out` as they go on the wire.
     fn goodbye(&self, out: &mut Vec<u8>);
+
+    /// When the idle writer should wake for the protocol's own timer (WebSocket pings); `None`,
+    /// the default: only when there is something to send, so an idle connection costs nothing.
+    fn timer(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The timer ran out: queue what it owes the peer (a Ping) to `outbox`, or give the reason
+    /// the link is dead.
+    fn timer_expired(&self, _outbox: &Outbox) -> Result<(), DisconnectReason> {
+        Ok(())
+    }
+
+    /// How long one write may block without progress before the connection ends; `None`: for
+    /// ever (a peer that does not read is then dropped at its outbox bound).
+    fn write_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// TCP: the line stream is the byte stream.
@@ -108,6 +127,7 @@ pub(crate) fn serve<P: Protocol>(
     } = peer;
     // One message must not wait for the next to fill a segment: the protocol is interactive.
     let _ = socket.set_nodelay(true);
+    let _ = socket.set_write_timeout(protocol.write_timeout());
     let (closer, writer_socket) = match (socket.try_clone(), socket.try_clone()) {
         (Ok(closer), Ok(writer_socket)) => (closer, writer_socket),
         (Err(error), _) | (_, Err(error)) => {
@@ -256,7 +276,10 @@ fn write<P: Protocol>(
         let batch = shared.outbox.take(&mut taken);
         if taken.is_empty() && !batch.woken {
             if !batch.closed {
-                let _ = doorbell.recv();
+                if let Err(reason) = wait_for_work(doorbell, protocol, &shared.outbox) {
+                    shared.close(reason);
+                    return;
+                }
                 continue;
             }
             if matches!(
@@ -281,6 +304,26 @@ fn write<P: Protocol>(
         }
         taken.clear();
     }
+}
+
+/// Waits until the doorbell rings or the protocol's timer runs out, and then lets the protocol
+/// act on its timer; an `Err` ends the connection.
+fn wait_for_work<P: Protocol>(
+    doorbell: &Receiver<()>,
+    protocol: &P,
+    outbox: &Outbox,
+) -> Result<(), DisconnectReason> {
+    let Some(due) = protocol.timer() else {
+        let _ = doorbell.recv();
+        return Ok(());
+    };
+    if Instant::now() < due {
+        match doorbell.recv_deadline(due) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    protocol.timer_expired(outbox)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub(crate) mod connection;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod memory_stream;
+pub(crate) mod ping;
 pub(crate) mod reconnect;
 pub(crate) mod session;
 pub(crate) mod tcp_client;

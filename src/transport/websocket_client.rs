@@ -151,6 +151,7 @@ fn attempt(
         session,
         buffers,
         already_read,
+        config.ping,
     );
     let peer = Peer {
         id: hub.next_peer_id(),

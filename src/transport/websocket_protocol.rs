@@ -7,18 +7,22 @@
 //! A ping is answered, a Close is answered with the same code, and a frame that breaks the rules
 //! is answered with the Close code RFC 6455 asks for (1002, 1007, 1009), each through the outbox
 //! so that it leaves in order with the host's messages. Outbound, the host has already framed each
-//! message in the outbox; this state only encrypts for wss.
+//! message in the outbox; this state only encrypts for wss. With a [`PingPolicy`], it also tells
+//! the writer when to send a Ping and when the link is dead (see [`ping`](super::ping)).
 
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::codec::websocket_frame::{
     encode_close, encode_frame, FrameDecoder, Incoming, MaskKeys, OpCode, Role, Violation,
 };
+use crate::config::PingPolicy;
 use crate::hub::{lock, DisconnectReason, Framing, Outbox};
 use crate::transport::connection::Protocol;
 use crate::transport::memory_stream::Buffers;
+use crate::transport::ping::{Liveness, Verdict};
 use crate::transport::tls::TlsSession;
 
 /// The Close code for an orderly end (RFC 6455 7.4.1).
@@ -35,6 +39,8 @@ pub(crate) struct WebSocketProtocol {
     /// Keys for the Close a client sends when the host ends the connection.
     mask_keys: Mutex<MaskKeys>,
     close_sent: AtomicBool,
+    /// Whether the link is alive, when pings are on.
+    liveness: Option<Liveness>,
 }
 
 impl WebSocketProtocol {
@@ -46,6 +52,7 @@ impl WebSocketProtocol {
         tls: Option<TlsSession>,
         buffers: Arc<Mutex<Buffers>>,
         mut already_read: Vec<u8>,
+        ping: Option<PingPolicy>,
     ) -> Self {
         if tls.is_none() {
             // Without TLS, what the handshake read past the upgrade's answer is plain frames.
@@ -59,6 +66,7 @@ impl WebSocketProtocol {
             already_read: Mutex::new(already_read),
             mask_keys: Mutex::new(MaskKeys::new()),
             close_sent: AtomicBool::new(false),
+            liveness: ping.map(|policy| Liveness::new(policy, Instant::now())),
         }
     }
 
@@ -119,6 +127,9 @@ impl Protocol for WebSocketProtocol {
         lines: &mut Vec<u8>,
         outbox: &Outbox,
     ) -> Result<(), DisconnectReason> {
+        if let (Some(liveness), false) = (&self.liveness, raw.is_empty()) {
+            liveness.received(Instant::now());
+        }
         let mut plain = std::mem::take(&mut *lock(&self.already_read));
         let decrypted = match &self.tls {
             Some(tls) => self.decrypt(tls, raw, &mut plain, outbox),
@@ -184,6 +195,33 @@ impl Protocol for WebSocketProtocol {
         scratch.clear();
         lock(&self.buffers).take_outgoing(scratch);
         Ok(scratch)
+    }
+
+    fn timer(&self) -> Option<Instant> {
+        self.liveness.as_ref().map(Liveness::due)
+    }
+
+    fn timer_expired(&self, outbox: &Outbox) -> Result<(), DisconnectReason> {
+        let Some(liveness) = &self.liveness else {
+            return Ok(());
+        };
+        match liveness.check(Instant::now()) {
+            Verdict::WaitUntil(_) => Ok(()),
+            Verdict::Ping => {
+                if !self.close_sent.load(Ordering::Acquire) {
+                    outbox.push_raw(|mask, out| encode_frame(OpCode::Ping, &[], mask, out));
+                }
+                Ok(())
+            }
+            Verdict::Dead { silent_for } => {
+                log::warn!("the link is dead: nothing received for {silent_for:?}, closing");
+                Err(DisconnectReason::PingTimeout { silent_for })
+            }
+        }
+    }
+
+    fn write_timeout(&self) -> Option<Duration> {
+        self.liveness.as_ref().map(Liveness::write_timeout)
     }
 
     fn goodbye(&self, out: &mut Vec<u8>) {

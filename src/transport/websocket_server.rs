@@ -132,6 +132,7 @@ fn handshake_and_serve(
         session,
         buffers,
         already_read,
+        shared.config.ping,
     );
     let peer = Peer {
         id,
