@@ -263,21 +263,7 @@ fn round_trips(counts: &Counts, scheme: Scheme) -> [Row; 2] {
     let count = total.div_ceil(counts.latency_rounds);
     let rounds = in_turns(
         counts.latency_rounds,
-        || {
-            let (address, server) = bare_server(scheme, Serve::Echo);
-            let mut websocket = bare_client(address, scheme);
-            let times = (0..count)
-                .map(|number| {
-                    let start = Instant::now();
-                    websocket.send(frame(number)).expect("send");
-                    while !matches!(websocket.read().expect("the echo"), Frame::Text(_)) {}
-                    start.elapsed()
-                })
-                .collect();
-            drop(websocket);
-            server.join().expect("the bare server");
-            times
-        },
+        || bare_round_trips(scheme, count),
         || {
             let (address, server) = bare_server(scheme, Serve::Echo);
             let remote = our_client(address, scheme);
@@ -308,26 +294,30 @@ fn round_trips(counts: &Counts, scheme: Scheme) -> [Row; 2] {
     )
 }
 
+/// The baseline of the round trips: `count` of them in a row through a bare tungstenite client,
+/// each from its send until the echo is read.
+fn bare_round_trips(scheme: Scheme, count: usize) -> Vec<Duration> {
+    let (address, server) = bare_server(scheme, Serve::Echo);
+    let mut websocket = bare_client(address, scheme);
+    let times = (0..count)
+        .map(|number| {
+            let start = Instant::now();
+            websocket.send(frame(number)).expect("send");
+            while !matches!(websocket.read().expect("the echo"), Frame::Text(_)) {}
+            start.elapsed()
+        })
+        .collect();
+    drop(websocket);
+    server.join().expect("the bare server");
+    times
+}
+
 /// The ws round trip through a reader and a writer thread written by hand (`handoff`), against
 /// the same baseline: what the prescribed design costs on this machine.
 fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
     let total = counts.websocket_round_trips;
     let count = total.div_ceil(counts.latency_rounds);
-    let bare = || {
-        let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
-        let mut websocket = bare_client(address, Scheme::Ws);
-        let times = (0..count)
-            .map(|number| {
-                let start = Instant::now();
-                websocket.send(frame(number)).expect("send");
-                while !matches!(websocket.read().expect("the echo"), Frame::Text(_)) {}
-                start.elapsed()
-            })
-            .collect();
-        drop(websocket);
-        server.join().expect("the bare server");
-        times
-    };
+    let bare = || bare_round_trips(Scheme::Ws, count);
     let by_hand = || {
         let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
         let times = handoff::round_trips(address, count, |number| numbered_line(number).to_vec());
