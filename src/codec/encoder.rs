@@ -5,9 +5,8 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::decoder::{
-    find_line_end, is_clean_message_line, reads_as_audio, starts_audio_chunk,
-};
+use crate::codec::byte_search::{find_line_end, is_clean_message_line, push_line_if_clean};
+use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
 };
@@ -125,11 +124,10 @@ pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 
 #[inline(always)]
 fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let (line, bar) = message.line();
+    let (line, name_length, type_holds_bar) = message.line();
     let line = line.as_bytes();
-    let name_length = bar.unwrap_or(line.len());
-    if !is_clean_message_line(line, name_length) {
-        return Err(refused_message(line, bar));
+    if type_holds_bar {
+        return Err(refused_message(line, name_length));
     }
     // `T|` with no arguments goes as `T`, as the agent writes it back.
     let no_args = line.len() <= name_length + 1;
@@ -146,7 +144,7 @@ pub(crate) fn encode_message_parts(
     let (name, args) = (name.as_bytes(), args.as_bytes());
     if !is_clean_message_line(name, name.len()) || !is_clean_message_line(args, 0) {
         let line = [name, args].join(&b'|');
-        return Err(refused_message(&line, Some(name.len())));
+        return Err(refused_message(&line, name.len()));
     }
     if args.is_empty() {
         return write_message(name, name.len(), true, out);
@@ -161,8 +159,8 @@ pub(crate) fn encode_message_parts(
     Ok(())
 }
 
-/// Appends a checked message's line: `TYPE|ARGS`, or `TYPE` when there are no arguments, wrapped
-/// if it would be misread on arrival.
+/// Appends a message's line: `TYPE|ARGS`, or `TYPE` when there are no arguments, wrapped if it
+/// would be misread on arrival; refused if it is empty or holds a line end.
 #[inline(always)]
 fn write_message(
     wire: &[u8],
@@ -171,23 +169,28 @@ fn write_message(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     if name_length == 0 && no_args {
-        return Err(refused_message(wire, None));
+        return Err(refused_message(wire, name_length));
     }
+    let start = out.len();
     if misread(&wire[..name_length], no_args) {
         out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
     }
-    push_line(wire, out);
+    if !push_line_if_clean(wire, out) {
+        out.truncate(start);
+        return Err(refused_message(wire, name_length));
+    }
     Ok(())
 }
 
-/// Why a message cannot be sent: its line (`TYPE|ARGS`, the `|` at `bar`) holds a line end, its
-/// type a `|`, or it is empty. Built out of line: the check runs for every message, this rarely.
+/// Why a message cannot be sent: its line (`TYPE|ARGS`, the type `name_length` bytes long) holds
+/// a line end, its type a `|`, or it is empty. Built out of line: the checks run for every
+/// message, this rarely.
 #[cold]
 #[inline(never)]
-fn refused_message(line: &[u8], bar: Option<usize>) -> EncodeError {
+fn refused_message(line: &[u8], name_length: usize) -> EncodeError {
     let line = String::from_utf8_lossy(line);
-    let (name, args) = match bar {
-        Some(bar) => (&line[..bar], &line[bar + 1..]),
+    let (name, args) = match line.get(name_length + 1..) {
+        Some(args) => (&line[..name_length], args),
         None => (&line[..], ""),
     };
     let message = Message::new(name, args);
@@ -292,6 +295,8 @@ mod tests {
             Item::Message(Message::new("A", "b\nc")),
             Item::Message(Message::new("A\r", "")),
             Item::Message(Message::new("A|B", "c")),
+            Item::Message(Message::new("A|B", "").into_owned()),
+            Item::Message(Message::new("A", "b\r").into_owned()),
             Item::Message(Message::new("", "")),
             Item::avatar(AvatarCommand::SetModel("a,b".into())),
             Item::avatar(AvatarCommand::SetModel("".into())),

@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::codec::byte_search::find_bar;
+
 /// The line that unwraps into an ordinary message: `__AV_MESSAGE,TYPE|ARGS`.
 pub(crate) const AV_MESSAGE_PREFIX: &str = "__AV_MESSAGE,";
 /// Every avatar-control line starts with this.
@@ -115,8 +117,11 @@ fn strip_prefix_cow<'a>(line: &Cow<'a, str>, prefix: &str) -> Option<Cow<'a, str
 pub struct Message<'a> {
     /// The line as it arrived (`TYPE|ARGS`), so an owned message is one allocation.
     line: Cow<'a, str>,
-    /// Where the `|` between type and arguments is, if there is one.
-    bar: Option<usize>,
+    /// The type's length: where the `|` between type and arguments is, or the whole line.
+    name_length: usize,
+    /// The type holds a `|` (made by [`Message::new`] from such a type), which the encoder
+    /// refuses. Known here, where it costs nothing, so that sending need not look for it.
+    type_holds_bar: bool,
 }
 
 impl<'a> Message<'a> {
@@ -126,10 +131,12 @@ impl<'a> Message<'a> {
     /// end inside, or a `|` in the type).
     pub fn new(name: impl Into<Cow<'a, str>>, args: impl AsRef<str>) -> Self {
         let (name, args) = (name.into(), args.as_ref());
+        let type_holds_bar = name.contains('|');
         if args.is_empty() {
             return Message {
+                name_length: name.len(),
                 line: name,
-                bar: None,
+                type_holds_bar,
             };
         }
         let mut line = String::with_capacity(name.len() + 1 + args.len());
@@ -137,8 +144,9 @@ impl<'a> Message<'a> {
         line.push('|');
         line.push_str(args);
         Message {
-            bar: Some(name.len()),
+            name_length: name.len(),
             line: Cow::Owned(line),
+            type_holds_bar,
         }
     }
 
@@ -146,38 +154,38 @@ impl<'a> Message<'a> {
     #[inline]
     pub fn parse(line: impl Into<Cow<'a, str>>) -> Self {
         let line = line.into();
-        let bar = find_bar(&line);
-        Message { line, bar }
+        Message {
+            name_length: find_bar(line.as_bytes()).unwrap_or(line.len()),
+            line,
+            type_holds_bar: false,
+        }
     }
 
     /// The message type, the part before the first `|`.
     #[inline]
     pub fn name(&self) -> &str {
-        match self.bar {
-            Some(bar) => &self.line[..bar],
-            None => &self.line,
-        }
+        &self.line[..self.name_length]
     }
 
     /// The arguments, everything after the first `|`; empty when there are none.
     #[inline]
     pub fn args(&self) -> &str {
-        match self.bar {
-            Some(bar) => &self.line[bar + 1..],
-            None => "",
-        }
+        self.line.get(self.name_length + 1..).unwrap_or("")
     }
 
-    /// The message as one line, `TYPE|ARGS`, and where its `|` is, for the encoder to copy whole.
-    pub(crate) fn line(&self) -> (&str, Option<usize>) {
-        (&self.line, self.bar)
+    /// The message as one line, `TYPE|ARGS`, the type's length, and whether the type holds a
+    /// `|`, for the encoder to copy the line whole.
+    #[inline(always)]
+    pub(crate) fn line(&self) -> (&str, usize, bool) {
+        (&self.line, self.name_length, self.type_holds_bar)
     }
 
     /// The same message owning its text.
     pub fn into_owned(self) -> Message<'static> {
         Message {
             line: Cow::Owned(self.line.into_owned()),
-            bar: self.bar,
+            name_length: self.name_length,
+            type_holds_bar: self.type_holds_bar,
         }
     }
 }
@@ -195,12 +203,6 @@ impl std::hash::Hash for Message<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         (self.name(), self.args()).hash(state);
     }
-}
-
-/// Where the first `|` is; a byte search, faster than `str::find` on the short lines messages are.
-#[inline]
-fn find_bar(text: &str) -> Option<usize> {
-    text.bytes().position(|byte| byte == b'|')
 }
 
 /// The message as its line, `TYPE|ARGS`, or `TYPE` when the arguments are empty; no line end.

@@ -5,6 +5,7 @@
 //! transport and by either end of a connection. `websocket_frame` does the same for the WebSocket
 //! frames those lines travel in.
 
+mod byte_search;
 mod decoder;
 mod encoder;
 mod item;

@@ -1,0 +1,256 @@
+//! Searches over bytes eight at a time: where a line ends, where a message's type ends, whether a
+//! line can be sent as it is. Lines are short and many and these run for every one, so each reads
+//! whole words and branches once per word at most.
+
+/// Whether `byte` ends a line: a CR or an LF.
+#[inline]
+pub(crate) fn is_line_end(byte: u8) -> bool {
+    byte == b'\n' || byte == b'\r'
+}
+
+/// The position of the first CR or LF, eight bytes at a time: lines are short and many, and this
+/// search is most of the decoder's work on ordinary text.
+#[inline]
+pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    find_word_match(bytes, |word| zero_bytes(word ^ LF) | zero_bytes(word ^ CR))
+}
+
+/// Where the first `|` is: where a message's type ends.
+#[inline]
+pub(crate) fn find_bar(bytes: &[u8]) -> Option<usize> {
+    find_word_match(bytes, |word| zero_bytes(word ^ BAR))
+}
+
+/// Appends `line` and a line end to `out` if `line` holds no CR or LF, checking each word as it
+/// is copied; otherwise leaves `out` as it was and returns false. Whole words are copied, so a
+/// line costs no call to `memcpy`: this is the copy of every message a host sends.
+#[inline(always)]
+pub(crate) fn push_line_if_clean(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let (start, length) = (out.len(), line.len());
+    if length < 8 {
+        return push_short_line_if_clean(line, out);
+    }
+    // Room for the last word written whole; `out` is cut back to the line end after it.
+    out.reserve(length + 8);
+    // Bytes below 0x0E: every CR and LF, and rarely anything else (a tab, a control byte).
+    let mut suspects = 0;
+    let mut words = line.chunks_exact(8);
+    for word in &mut words {
+        let word: [u8; 8] = word.try_into().expect("eight bytes");
+        suspects |= bytes_below(u64::from_le_bytes(word), 0x0E);
+        out.extend_from_slice(&word);
+    }
+    // The bytes after the last whole word, read as the line's last eight and moved down, with
+    // the line end after them.
+    let rest = words.remainder().len();
+    let last = u64::from_le_bytes(line[length - 8..].try_into().expect("eight bytes"));
+    suspects |= bytes_below(last, 0x0E);
+    let rest_word = if rest == 0 {
+        0
+    } else {
+        last >> (8 * (8 - rest))
+    };
+    out.extend_from_slice(&(rest_word | u64::from(b'\n') << (8 * rest)).to_le_bytes());
+    out.truncate(start + length + 1);
+    if suspects != 0 && find_line_end(line).is_some() {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+/// [`push_line_if_clean`] for a line shorter than a word.
+#[inline(never)]
+fn push_short_line_if_clean(line: &[u8], out: &mut Vec<u8>) -> bool {
+    if line.iter().any(|&byte| is_line_end(byte)) {
+        return false;
+    }
+    out.reserve(line.len() + 1);
+    out.extend_from_slice(line);
+    out.push(b'\n');
+    true
+}
+
+/// Nonzero if some byte of `word` is below `bound` (at most 0x80).
+#[inline(always)]
+fn bytes_below(word: u64, bound: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
+}
+
+/// Whether `line` is fit to be sent as a message: no CR or LF anywhere, and no `|` in its first
+/// `name_length` bytes (the message type). One pass, eight bytes at a time, with no branch per
+/// word: this runs for every message a host sends.
+#[inline]
+pub(crate) fn is_clean_message_line(line: &[u8], name_length: usize) -> bool {
+    let Some(last) = line.len().checked_sub(8) else {
+        return !line
+            .iter()
+            .enumerate()
+            .any(|(at, &byte)| is_line_end(byte) || (byte == b'|' && at < name_length));
+    };
+    // Marks below `name_length` in a word read from `at`. A byte above a true match may be
+    // marked too (see `zero_bytes`), but never one below the first: a mark kept here always has
+    // a real `|` at or below it, inside the name.
+    let in_name = |at: usize| match name_length.saturating_sub(at) {
+        0 => 0,
+        inside @ 1..=7 => (1u64 << (inside * 8)) - 1,
+        _ => u64::MAX,
+    };
+    let marks = |at: usize| {
+        let word = u64::from_le_bytes(line[at..at + 8].try_into().expect("eight bytes"));
+        zero_bytes(word ^ LF) | zero_bytes(word ^ CR) | (zero_bytes(word ^ BAR) & in_name(at))
+    };
+    let mut found = marks(last);
+    let mut at = 0;
+    while at < last {
+        found |= marks(at);
+        at += 8;
+    }
+    found == 0
+}
+
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
+const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
+const BAR: u64 = u64::from_le_bytes([b'|'; 8]);
+
+/// The high bit of each zero byte of `word`; a byte above a zero one may be marked too, but the
+/// lowest mark is always right, and that is the one taken.
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The first byte that `marks` marks (its high bit set in the returned word), reading eight bytes
+/// at a time; the last eight are read as one word overlapping the ones before, so a short tail
+/// costs no loop of its own.
+#[inline(always)]
+fn find_word_match(bytes: &[u8], marks: impl Fn(u64) -> u64) -> Option<usize> {
+    let word_at =
+        |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    if bytes.len() < 8 {
+        let mut padded = [0u8; 8];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        let found = marks(u64::from_le_bytes(padded));
+        // Padding is zero, which no pattern here is; still, only real bytes count.
+        let position = found.trailing_zeros() as usize / 8;
+        return (found != 0 && position < bytes.len()).then_some(position);
+    }
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let found = marks(word_at(at));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    if at < bytes.len() {
+        let last = bytes.len() - 8;
+        let found = marks(word_at(last));
+        if found != 0 {
+            return Some(last + found.trailing_zeros() as usize / 8);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_end_search_finds_the_first_cr_or_lf_at_every_position() {
+        for length in 0..40 {
+            for position in 0..length {
+                for end in [b'\n', b'\r'] {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[position] = end;
+                    assert_eq!(find_line_end(&bytes), Some(position));
+                }
+            }
+            assert_eq!(find_line_end(&vec![0x8a; length]), None);
+        }
+    }
+
+    #[test]
+    fn a_message_line_is_clean_unless_a_line_end_is_anywhere_or_a_bar_is_in_the_name() {
+        // Every length around the word size, every position of the odd byte, every name length:
+        // the word-at-a-time answer must equal the plain byte-by-byte one.
+        for length in 0..40 {
+            for position in 0..length {
+                for odd in [
+                    b'\n', b'\r', b'|', 0x7b, 0x7d, 0xfc, 0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x00,
+                ] {
+                    let mut line = vec![b'a'; length];
+                    line[position] = odd;
+                    if position + 3 < length {
+                        line[position + 3] = b'|';
+                    }
+                    for name_length in 0..=length {
+                        let plain = !line.iter().enumerate().any(|(at, &byte)| {
+                            byte == b'\n' || byte == b'\r' || (byte == b'|' && at < name_length)
+                        });
+                        assert_eq!(
+                            is_clean_message_line(&line, name_length),
+                            plain,
+                            "{line:?}, name of {name_length}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(is_clean_message_line(b"MSG_0000|000000", 8));
+        assert!(!is_clean_message_line(b"MSG_0000|000000", 9));
+        assert!(!is_clean_message_line(b"MSG_0000|00000\n", 8));
+    }
+
+    #[test]
+    fn bar_search_finds_the_first_bar_at_every_position() {
+        for length in 0..40 {
+            for position in 0..length {
+                let mut bytes = vec![b'a'; length];
+                bytes[position] = b'|';
+                if position + 1 < length {
+                    bytes[length - 1] = b'|';
+                }
+                assert_eq!(find_bar(&bytes), Some(position));
+            }
+            assert_eq!(
+                find_bar(&vec![0xfc; length]),
+                None,
+                "0xfc is `|` with the high bit"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_is_copied_with_its_end_unless_it_holds_a_line_end() {
+        // Every length around the word size, every position of an odd byte (line ends, and the
+        // bytes near them that the first look at a word also suspects), after what `out` held.
+        for length in 0..40 {
+            for position in 0..=length {
+                for odd in [
+                    b'\n', b'\r', b'\t', 0x00, 0x0b, 0x0c, 0x0d, 0x0e, 0x8a, 0x8d, b'|',
+                ] {
+                    let mut line: Vec<u8> = (0..length).map(|at| b'A' + (at % 26) as u8).collect();
+                    if position < length {
+                        line[position] = odd;
+                    }
+                    for kept in [&b""[..], b"kept"] {
+                        let mut out = kept.to_vec();
+                        let pushed = push_line_if_clean(&line, &mut out);
+                        let clean = !line.contains(&b'\n') && !line.contains(&b'\r');
+                        assert_eq!(pushed, clean, "{line:?}");
+                        let mut expected = kept.to_vec();
+                        if clean {
+                            expected.extend_from_slice(&line);
+                            expected.push(b'\n');
+                        }
+                        assert_eq!(out, expected, "{line:?} after {kept:?}");
+                    }
+                }
+            }
+        }
+    }
+}
