@@ -495,9 +495,12 @@ fn a_peer_that_floods_while_the_host_echoes_is_not_taken_for_slow() {
     const COUNT: usize = 200_000;
     let (server, address) = start_server(|_| {});
     // A queue limit that a steadily drained queue stays far below, and an outbox that only gets a
-    // turn now and then (while thousands of messages come in per read) does not.
+    // turn now and then (while thousands of messages come in per read) does not. Far below, with
+    // room for a writer kept off the processor for a few milliseconds by the test's seven busy
+    // threads and the tests beside it: a release build floods about 20,000 messages (256 KiB) in
+    // 4 ms, and at that limit this test failed under load while the outbox was drained steadily.
     let mut options = mmdagent_remote::HostOptions::default();
-    options.outbound_queue_bytes = 256 * 1024;
+    options.outbound_queue_bytes = 1024 * 1024;
     let client = Remote::start_with(
         &client_config(address, "/", RetryLimit::Attempts(0)),
         options,
