@@ -1,6 +1,6 @@
 //! Searches over bytes eight at a time: where a line ends, where a message's type ends, whether a
 //! line can be sent as it is. Lines are short and many and these run for every one, so each reads
-//! whole words and branches once per word at most.
+//! whole words and branches once per word at most (a line shorter than a word goes byte by byte).
 
 /// Whether `byte` ends a line: a CR or an LF.
 #[inline]
@@ -22,10 +22,10 @@ pub(crate) fn find_bar(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Appends `line` and a line end to `out` if `line` holds no CR or LF; otherwise leaves `out` as
-/// it was and returns false. This runs for every message a host sends, so the check is one cheap
-/// test per word (a byte below 0x0E), with an exact search only when some byte is. (Copying word
-/// by word while checking was tried: the compiler then reloads `out`'s length after every word,
-/// and it cost more than the call to `memcpy`.)
+/// it was and returns false. This runs for every [`Item`](crate::Item) message a host sends, so
+/// the check is one cheap test per word (a byte below 0x0E), with an exact search only when some
+/// byte is. (Copying word by word while checking was tried: the compiler then reloads `out`'s
+/// length after every word, and it cost more than the call to `memcpy`.)
 #[inline(always)]
 pub(crate) fn push_line_if_clean(line: &[u8], out: &mut Vec<u8>) -> bool {
     let length = line.len();
@@ -69,7 +69,7 @@ fn bytes_below(word: u64, bound: u8) -> u64 {
 
 /// Whether `line` is fit to be sent as a message: no CR or LF anywhere, and no `|` in its first
 /// `name_length` bytes (the message type). One pass, eight bytes at a time, with no branch per
-/// word: this runs for every message a host sends.
+/// word: this runs for every message sent as a type and arguments (`Remote::send_message`).
 #[inline]
 pub(crate) fn is_clean_message_line(line: &[u8], name_length: usize) -> bool {
     let Some(last) = line.len().checked_sub(8) else {

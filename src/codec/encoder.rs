@@ -193,14 +193,14 @@ fn refused_message(line: &[u8], name_length: usize) -> EncodeError {
         Some(args) => (&line[..name_length], args),
         None => (&line[..], ""),
     };
-    let message = Message::new(name, args);
+    let message = format!("the message of type {name:?} and arguments {args:?}");
     EncodeError(if name.is_empty() && args.is_empty() {
         "an empty message would arrive as nothing".to_owned()
     } else if line.contains(['\r', '\n']) {
-        format!("{message:?} contains a line end")
+        format!("{message} contains a line end")
     } else {
         format!(
-            "{message:?}: a message type cannot contain `|`, which separates it from the arguments"
+            "{message}: a message type cannot contain `|`, which separates it from the arguments"
         )
     })
 }
@@ -297,6 +297,12 @@ mod tests {
             Item::Message(Message::new("A|B", "c")),
             Item::Message(Message::new("A|B", "").into_owned()),
             Item::Message(Message::new("A", "b\r").into_owned()),
+            // Wrapped ones, and lines of a word or more, where the check reads whole words.
+            Item::Message(Message::new("__AV_X", "a\nb")),
+            Item::Message(Message::new("SND0005\r", "")),
+            Item::Message(Message::new("LONG_TYPE", "0123456789\n")),
+            Item::Message(Message::parse("A|b\nc")),
+            Item::Message(Message::parse("A_LONGER_TYPE|with arguments\r and more")),
             Item::Message(Message::new("", "")),
             Item::avatar(AvatarCommand::SetModel("a,b".into())),
             Item::avatar(AvatarCommand::SetModel("".into())),

@@ -109,7 +109,9 @@ fn strip_prefix_cow<'a>(line: &Cow<'a, str>, prefix: &str) -> Option<Cow<'a, str
     }
 }
 
-/// An ordinary message: a type and its arguments, split at the first `|` of the line.
+/// An ordinary message: a type and its arguments. A parsed line is split at its first `|`; a
+/// message made with [`Message::new`] keeps the type it was given (which the encoder refuses if it
+/// holds a `|`).
 ///
 /// A line without `|` is a type without arguments; `T|` and `T` mean the same (empty arguments),
 /// as in the agent, which writes both back as `T`.
@@ -161,13 +163,14 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// The message type, the part before the first `|`.
+    /// The message type: the part of a parsed line before its first `|`, or the type given to
+    /// [`Message::new`].
     #[inline]
     pub fn name(&self) -> &str {
         &self.line[..self.name_length]
     }
 
-    /// The arguments, everything after the first `|`; empty when there are none.
+    /// The arguments, everything after the type and its `|`; empty when there are none.
     #[inline]
     pub fn args(&self) -> &str {
         self.line.get(self.name_length + 1..).unwrap_or("")

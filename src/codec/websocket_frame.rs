@@ -532,7 +532,7 @@ fn close(payload: &[u8]) -> Result<Incoming<'_>, Violation> {
 fn apply_mask(bytes: &mut [u8], key: [u8; 4], offset: usize) {
     let mut key = key;
     if offset % 4 != 0 {
-        // Out of line; a frame masked whole, as every frame sent is, starts at 0.
+        // Skipped at offset 0: a frame masked whole, as every frame sent is, starts there.
         key.rotate_left(offset % 4);
     }
     let [a, b, c, d] = key;
@@ -1270,6 +1270,23 @@ mod tests {
             assert_eq!(&out[..6], b"before");
             assert_eq!(out[6], opcode, "{payload:?}");
             assert_eq!(&out[8..], payload);
+        }
+
+        // Every header length, masked or not, after bytes already there: a payload past 125
+        // bytes is moved right to make room for its longer length field.
+        for length in LENGTHS {
+            let payload: Vec<u8> = (0..length).map(|at| b'a' + (at % 26) as u8).collect();
+            for mask in [None, Some(KEY)] {
+                let mut out = b"before".to_vec();
+                encode_data_frame_with(&mut out, mask, Payload::Text, |out| {
+                    out.extend_from_slice(&payload);
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+                let mut expected = b"before".to_vec();
+                encode_frame(OpCode::Text, &payload, mask, &mut expected);
+                assert!(out == expected, "{length} bytes, mask {mask:?}");
+            }
         }
     }
 
