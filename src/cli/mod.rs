@@ -5,6 +5,7 @@
 //! into a [`Config`], and wires standard input, standard output and signals to a [`Remote`].
 
 mod args;
+mod failure;
 mod help;
 mod playlist;
 mod session;
@@ -22,8 +23,9 @@ use mmdagent_remote::{
 };
 
 use args::{Command, Options};
+use failure::Failure;
 use playlist::Playlist;
-use session::{Failure, Plan, HELD_LINES};
+use session::{Plan, HELD_LINES};
 
 /// Where the default server's switch comes from, in messages about it.
 const DEFAULT_SERVER: &str = "(the default TCP server, no transport being named)";

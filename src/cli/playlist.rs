@@ -16,7 +16,7 @@ use mmdagent_remote::{
     AudioTarget, Error, Remote, WavAudio,
 };
 
-use crate::cli::session::Failure;
+use crate::cli::failure::Failure;
 
 /// The files given to `--send-audio`, in order, ready to stream.
 pub struct Playlist {

@@ -13,6 +13,7 @@ use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 use mmdagent_remote::agent::{connection_message, StandIn};
 use mmdagent_remote::{AudioRecorder, Event, Item, Remote, Stats};
 
+use crate::cli::failure::Failure;
 use crate::cli::playlist::{Player, Playlist, PlaylistEnd};
 use crate::cli::stdin::lines_of_stdin;
 
@@ -22,15 +23,6 @@ pub const HELD_LINES: usize = 10_000;
 
 /// How long a client that gave up waits for more of standard input, to count it as not delivered.
 const UNSENT_INPUT_WAIT: Duration = Duration::from_millis(100);
-
-/// Why the command failed, and so its exit status.
-#[derive(Debug)]
-pub enum Failure {
-    /// The command line is wrong: exit 2.
-    Usage(String),
-    /// Anything else: exit 1.
-    Runtime(String),
-}
 
 /// What the run is made of, besides the running transports.
 pub struct Plan {
