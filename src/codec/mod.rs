@@ -9,6 +9,7 @@ mod byte_search;
 mod decoder;
 mod encoder;
 mod item;
+pub(crate) mod unpredictable;
 #[allow(dead_code)] // parts are used only by the tests until every caller is in
 pub(crate) mod websocket_frame;
 

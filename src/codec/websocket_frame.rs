@@ -9,12 +9,10 @@
 //! nothing of the lines the payloads carry. No extension is negotiated, so a reserved bit is always
 //! an error.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::str;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::codec::unpredictable::Unpredictable;
 
 /// The longest frame header: two bytes, an eight-byte length and a masking key.
 const MAX_HEADER_LENGTH: usize = 14;
@@ -674,26 +672,19 @@ pub(crate) fn encode_data_frame_with<E>(
 }
 
 /// Masking keys for a client, a fresh one per frame, unpredictable to whoever chooses the payload
-/// (RFC 6455 10.3) without a `rand` dependency: each key is std's keyed hash (SipHash, with keys
-/// random per process) of a counter, so seeing earlier keys tells nothing of the next.
+/// (RFC 6455 10.3) without a `rand` dependency (see [`Unpredictable`]).
 #[derive(Debug)]
 pub(crate) struct MaskKeys {
-    secret: RandomState,
-    counter: u64,
-    /// The second key of the last hash, for the next frame: one hash makes two keys.
+    source: Unpredictable,
+    /// The second key of the last number, for the next frame: one number makes two keys.
     spare: Option<[u8; 4]>,
 }
 
 impl MaskKeys {
     /// A new key sequence, apart from every other instance's.
     pub(crate) fn new() -> Self {
-        static INSTANCES: AtomicU64 = AtomicU64::new(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_nanos() as u64);
         MaskKeys {
-            secret: RandomState::new(),
-            counter: now ^ INSTANCES.fetch_add(1, Ordering::Relaxed).rotate_left(32),
+            source: Unpredictable::new(),
             spare: None,
         }
     }
@@ -703,8 +694,7 @@ impl MaskKeys {
         if let Some(key) = self.spare.take() {
             return key;
         }
-        self.counter = self.counter.wrapping_add(1);
-        let [a, b, c, d, e, f, g, h] = self.secret.hash_one(self.counter).to_le_bytes();
+        let [a, b, c, d, e, f, g, h] = self.source.next_u64().to_le_bytes();
         self.spare = Some([e, f, g, h]);
         [a, b, c, d]
     }

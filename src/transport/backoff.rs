@@ -3,36 +3,33 @@
 //! `min(interval × 2^(n-1), longest)`; the count starts again once a link has stayed up for the
 //! longest pause.
 //!
-//! Randomness comes from the standard library's per-process random hash keys (as the WebSocket
-//! mask keys do), hashing a counter that starts from the clock: no dependency, and two agents
-//! started together draw apart. The schedule itself ([`pause`]) takes its random number as an
+//! Randomness comes from [`Unpredictable`], as the WebSocket mask keys do: no dependency, and two
+//! agents started together draw apart. The schedule itself ([`pause`]) takes its random number as an
 //! argument, so it is tested without chance.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::codec::unpredictable::Unpredictable;
 use crate::config::RetryPolicy;
 
 /// One client's pauses between attempts.
 pub(crate) struct Backoff {
     /// Pauses taken since the last link that stayed up.
     taken: u32,
-    random: RandomSource,
+    random: Unpredictable,
 }
 
 impl Backoff {
     pub(crate) fn new() -> Self {
         Backoff {
             taken: 0,
-            random: RandomSource::new(),
+            random: Unpredictable::new(),
         }
     }
 
     /// The next pause, which grows the one after it.
     pub(crate) fn next(&mut self, policy: &RetryPolicy) -> Duration {
-        let pause = pause(policy, self.taken, self.random.next());
+        let pause = pause(policy, self.taken, self.random.next_u64());
         self.taken = self.taken.saturating_add(1);
         pause
     }
@@ -60,31 +57,6 @@ pub(crate) fn pause(policy: &RetryPolicy, taken: u32, random: u64) -> Duration {
     let drawn = ((ceiling.as_nanos() - half) * u128::from(random)) >> 64;
     let nanos = u64::try_from(half + drawn).unwrap_or(u64::MAX);
     Duration::from_nanos(nanos)
-}
-
-/// Random numbers without a dependency: a counter, started from the clock and this instance's
-/// number, hashed with the process's random keys.
-struct RandomSource {
-    keys: RandomState,
-    counter: u64,
-}
-
-impl RandomSource {
-    fn new() -> Self {
-        static INSTANCES: AtomicU64 = AtomicU64::new(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_nanos() as u64);
-        RandomSource {
-            keys: RandomState::new(),
-            counter: now ^ INSTANCES.fetch_add(1, Ordering::Relaxed).rotate_left(32),
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        self.counter = self.counter.wrapping_add(1);
-        self.keys.hash_one(self.counter)
-    }
 }
 
 #[cfg(test)]
