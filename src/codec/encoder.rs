@@ -5,7 +5,7 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::byte_search::{find_line_end, is_clean_message_line, push_line_if_clean};
+use crate::codec::byte_search::{has_line_end, is_clean_message_line};
 use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
@@ -108,7 +108,7 @@ const SND_HEADER: &[u8] = b"SND";
 /// assert!(mmdagent_remote::encode_line("SND0004abcd", &mut wire).is_err());
 /// ```
 pub fn encode_line(line: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    if line.is_empty() || has_line_end(line) {
+    if line.is_empty() || has_line_end(line.as_bytes()) {
         return Err(EncodeError(format!(
             "{line:?}: a line must be non-empty and hold no line end"
         )));
@@ -171,14 +171,13 @@ fn write_message(
     if name_length == 0 && no_args {
         return Err(refused_message(wire, name_length));
     }
-    let start = out.len();
+    if has_line_end(wire) {
+        return Err(refused_message(wire, name_length));
+    }
     if misread(&wire[..name_length], no_args) {
         out.extend_from_slice(AV_MESSAGE_PREFIX.as_bytes());
     }
-    if !push_line_if_clean(wire, out) {
-        out.truncate(start);
-        return Err(refused_message(wire, name_length));
-    }
+    push_line(wire, out);
     Ok(())
 }
 
@@ -226,7 +225,7 @@ fn encode_avatar(
     command: &AvatarCommand<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let reads_back = !has_line_end(line)
+    let reads_back = !has_line_end(line.as_bytes())
         && Item::from_line(line).is_ok_and(
             |item| matches!(item, Item::Avatar { command: read, .. } if read == *command),
         );
@@ -245,10 +244,6 @@ fn push_line(line: impl AsRef<[u8]>, out: &mut Vec<u8>) {
     out.reserve(line.len() + 1);
     out.extend_from_slice(line);
     out.push(b'\n');
-}
-
-fn has_line_end(text: &str) -> bool {
-    find_line_end(text.as_bytes()).is_some()
 }
 
 #[cfg(test)]
