@@ -48,38 +48,6 @@ fn bytes_below(word: u64, bound: u8) -> u64 {
     word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
 }
 
-/// Whether `line` is fit to be sent as a message: no CR or LF anywhere, and no `|` in its first
-/// `name_length` bytes (the message type). One pass, eight bytes at a time, with no branch per
-/// word: this runs for every message sent as a type and arguments (`Remote::send_message`).
-#[inline]
-pub(crate) fn is_clean_message_line(line: &[u8], name_length: usize) -> bool {
-    let Some(last) = line.len().checked_sub(8) else {
-        return !line
-            .iter()
-            .enumerate()
-            .any(|(at, &byte)| is_line_end(byte) || (byte == b'|' && at < name_length));
-    };
-    // Marks below `name_length` in a word read from `at`. A byte above a true match may be
-    // marked too (see `zero_bytes`), but never one below the first: a mark kept here always has
-    // a real `|` at or below it, inside the name.
-    let in_name = |at: usize| match name_length.saturating_sub(at) {
-        0 => 0,
-        inside @ 1..=7 => (1u64 << (inside * 8)) - 1,
-        _ => u64::MAX,
-    };
-    let marks = |at: usize| {
-        let word = u64::from_le_bytes(line[at..at + 8].try_into().expect("eight bytes"));
-        zero_bytes(word ^ LF) | zero_bytes(word ^ CR) | (zero_bytes(word ^ BAR) & in_name(at))
-    };
-    let mut found = marks(last);
-    let mut at = 0;
-    while at < last {
-        found |= marks(at);
-        at += 8;
-    }
-    found == 0
-}
-
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
@@ -142,38 +110,6 @@ mod tests {
             }
             assert_eq!(find_line_end(&vec![0x8a; length]), None);
         }
-    }
-
-    #[test]
-    fn a_message_line_is_clean_unless_a_line_end_is_anywhere_or_a_bar_is_in_the_name() {
-        // Every length around the word size, every position of the odd byte, every name length:
-        // the word-at-a-time answer must equal the plain byte-by-byte one.
-        for length in 0..40 {
-            for position in 0..length {
-                for odd in [
-                    b'\n', b'\r', b'|', 0x7b, 0x7d, 0xfc, 0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x00,
-                ] {
-                    let mut line = vec![b'a'; length];
-                    line[position] = odd;
-                    if position + 3 < length {
-                        line[position + 3] = b'|';
-                    }
-                    for name_length in 0..=length {
-                        let plain = !line.iter().enumerate().any(|(at, &byte)| {
-                            byte == b'\n' || byte == b'\r' || (byte == b'|' && at < name_length)
-                        });
-                        assert_eq!(
-                            is_clean_message_line(&line, name_length),
-                            plain,
-                            "{line:?}, name of {name_length}"
-                        );
-                    }
-                }
-            }
-        }
-        assert!(is_clean_message_line(b"MSG_0000|000000", 8));
-        assert!(!is_clean_message_line(b"MSG_0000|000000", 9));
-        assert!(!is_clean_message_line(b"MSG_0000|00000\n", 8));
     }
 
     #[test]

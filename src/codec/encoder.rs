@@ -5,7 +5,7 @@
 //! limit. A message whose line would be misread (one that starts like an avatar command or an audio
 //! header) is sent wrapped as `__AV_MESSAGE,...`, which the agent and this crate both unwrap.
 
-use crate::codec::byte_search::{has_line_end, is_clean_message_line};
+use crate::codec::byte_search::{find_bar, has_line_end};
 use crate::codec::decoder::{reads_as_audio, starts_audio_chunk};
 use crate::codec::item::{
     AvatarCommand, Item, Message, AVATAR_PREFIX, AV_MESSAGE_PREFIX, PEER_DISCONNECTED_LINE,
@@ -142,7 +142,7 @@ pub(crate) fn encode_message_parts(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let (name, args) = (name.as_bytes(), args.as_bytes());
-    if !is_clean_message_line(name, name.len()) || !is_clean_message_line(args, 0) {
+    if find_bar(name).is_some() || has_line_end(name) || has_line_end(args) {
         let line = [name, args].join(&b'|');
         return Err(refused_message(&line, name.len()));
     }
@@ -311,6 +311,37 @@ mod tests {
             let mut out = b"kept".to_vec();
             assert!(encode(&item, &mut out).is_err(), "{item:?} was accepted");
             assert_eq!(out, b"kept");
+        }
+    }
+
+    #[test]
+    fn a_message_given_as_parts_is_written_or_refused_as_the_same_message() {
+        let parts = [
+            ("MESSAGE", "aaa|bbb"),
+            ("T", ""),
+            ("", "x"),
+            ("", ""),
+            ("A|B", "c"),
+            ("A_LONGER|TYPE", ""),
+            ("A", "b\nc"),
+            ("A\r", ""),
+            ("LONG_TYPE", "0123456789\n"),
+            ("__AV_START", ""),
+            ("SND0005", "x"),
+            ("__peer_disconnected__", ""),
+        ];
+        for (name, args) in parts {
+            let mut from_parts = b"kept".to_vec();
+            let parts_result = encode_message_parts(name, args, &mut from_parts);
+            let mut from_message = b"kept".to_vec();
+            let message_result =
+                encode(&Item::Message(Message::new(name, args)), &mut from_message);
+            assert_eq!(
+                parts_result.is_ok(),
+                message_result.is_ok(),
+                "{name:?} {args:?}"
+            );
+            assert_eq!(from_parts, from_message, "{name:?} {args:?}");
         }
     }
 
