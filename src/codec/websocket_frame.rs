@@ -676,8 +676,6 @@ pub(crate) fn encode_data_frame_with<E>(
 #[derive(Debug)]
 pub(crate) struct MaskKeys {
     source: Unpredictable,
-    /// The second key of the last number, for the next frame: one number makes two keys.
-    spare: Option<[u8; 4]>,
 }
 
 impl MaskKeys {
@@ -685,18 +683,12 @@ impl MaskKeys {
     pub(crate) fn new() -> Self {
         MaskKeys {
             source: Unpredictable::new(),
-            spare: None,
         }
     }
 
     /// The key for the next frame.
     pub(crate) fn next(&mut self) -> [u8; 4] {
-        if let Some(key) = self.spare.take() {
-            return key;
-        }
-        let [a, b, c, d, e, f, g, h] = self.source.next_u64().to_le_bytes();
-        self.spare = Some([e, f, g, h]);
-        [a, b, c, d]
+        self.source.next_u32().to_ne_bytes()
     }
 }
 
