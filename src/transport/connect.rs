@@ -116,9 +116,10 @@ where
     R: FnOnce(String, u16) -> io::Result<Vec<SocketAddr>> + Send + 'static,
 {
     let deadline = deadline_after(timeout);
-    let addresses = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
+    let given_as_address = host.parse::<IpAddr>().ok();
+    let addresses = match given_as_address {
+        Some(ip) => vec![SocketAddr::new(ip, port)],
+        None => {
             let name = host.to_owned();
             match on_own_thread(LOOKUP_THREAD, move || resolve(name, port), deadline, stop) {
                 Ok(Ok(addresses)) => addresses,
@@ -138,12 +139,14 @@ where
     if addresses.is_empty() {
         return Err(failed(format!("{host} resolves to no address")));
     }
-    let mut failures = Vec::new();
+    // Each address tried, and why it failed.
+    let mut failures: Vec<(SocketAddr, String)> = Vec::new();
     for address in addresses {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            failures.push(format!(
-                "{address}: not tried, the connect timeout had run out"
+            failures.push((
+                address,
+                "not tried, the connect timeout had run out".to_owned(),
             ));
             continue;
         }
@@ -151,26 +154,30 @@ where
         match on_own_thread(DIAL_THREAD, attempt, deadline, stop) {
             // With nothing listening on a local port, the kernel can pick that same port as the
             // source and connect the socket to itself; retrying forever makes it likely.
-            Ok(Ok(stream)) if is_connected_to_itself(&stream) => failures.push(format!(
-                "{address}: nothing listens there (the socket connected to itself)"
+            Ok(Ok(stream)) if is_connected_to_itself(&stream) => failures.push((
+                address,
+                "nothing listens there (the socket connected to itself)".to_owned(),
             )),
             Ok(Ok(stream)) => return Ok(stream),
-            Ok(Err(error)) => failures.push(format!("{address}: {error}")),
+            Ok(Err(error)) => failures.push((address, error.to_string())),
             Err(Unanswered::Stopped) => return Err(ConnectError::Stopped),
-            Err(Unanswered::TimedOut) => failures.push(format!("{address}: connection timed out")),
-            Err(Unanswered::NoThread(reason)) => failures.push(format!("{address}: {reason}")),
+            Err(Unanswered::TimedOut) => {
+                failures.push((address, "connection timed out".to_owned()))
+            }
+            Err(Unanswered::NoThread(reason)) => failures.push((address, reason)),
         }
     }
     // An address given as such is already in the message that reports this; a name's addresses
     // are not, and each is said with its own failure.
-    let only_the_given_address = host.parse::<IpAddr>().is_ok() && failures.len() == 1;
-    if only_the_given_address {
-        let reason = failures.pop().expect("one failure");
-        let reason = reason
-            .split_once(": ")
-            .map_or(reason.as_str(), |(_, why)| why);
-        return Err(failed(reason.to_owned()));
+    if given_as_address.is_some() {
+        if let [(_, reason)] = &mut failures[..] {
+            return Err(failed(std::mem::take(reason)));
+        }
     }
+    let failures: Vec<String> = failures
+        .iter()
+        .map(|(address, reason)| format!("{address}: {reason}"))
+        .collect();
     Err(failed(failures.join("; ")))
 }
 
