@@ -515,6 +515,16 @@ fn quick_pings() -> PingPolicy {
 /// loaded 2-core machine.
 const NOTICE_MARGIN: Duration = Duration::from_secs(1);
 
+/// Fails unless a dead link was `noticed` within `ping`'s interval + deadline and the margin.
+fn assert_noticed_in_time(noticed: Duration, ping: PingPolicy, what: &str) {
+    eprintln!("{what} after {noticed:?}");
+    let limit = ping.interval + ping.deadline + NOTICE_MARGIN;
+    assert!(
+        noticed < limit,
+        "{what} after {noticed:?}, allowed {limit:?}"
+    );
+}
+
 /// Issue 10 item 3: a WebSocket server that stops answering (it neither reads nor answers pings,
 /// as a peer behind a closed laptop lid) is declared dead within ping interval + pong deadline,
 /// and the agent connects again; the server counts the connections it gets.
@@ -534,12 +544,10 @@ fn a_silent_websocket_server_is_declared_dead_and_the_agent_reconnects() {
     let peer = client_connected(&host, Transport::WebSocketClient);
     let started = Instant::now();
     let reason = host.disconnected(peer);
-    let noticed = started.elapsed();
-    eprintln!("declared dead after {noticed:?}: {reason}");
-    let limit = ping.interval + ping.deadline + NOTICE_MARGIN;
-    assert!(
-        noticed < limit,
-        "noticed after {noticed:?}, allowed {limit:?}"
+    assert_noticed_in_time(
+        started.elapsed(),
+        ping,
+        &format!("declared dead ({reason})"),
     );
     match reason {
         DisconnectReason::PingTimeout { silent_for } => assert!(
@@ -595,13 +603,7 @@ fn a_websocket_agent_that_never_answers_pings_is_dropped_and_one_that_answers_st
         |event| [Some(silent_peer), Some(answering_peer)].contains(&event.peer()),
         |event| matches!(event, Event::Disconnected { peer, .. } if *peer == silent_peer),
     );
-    let noticed = started.elapsed();
-    eprintln!("silent agent dropped after {noticed:?}");
-    let limit = ping.interval + ping.deadline + NOTICE_MARGIN;
-    assert!(
-        noticed < limit,
-        "dropped after {noticed:?}, allowed {limit:?}"
-    );
+    assert_noticed_in_time(started.elapsed(), ping, "silent agent dropped");
     assert!(
         matches!(
             events.last(),
