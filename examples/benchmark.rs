@@ -32,12 +32,16 @@
 //!     `BufWriter`: what the design itself allows on this machine, to read the goal above it by.
 //!   - round trip peer → host → peer, 20 k in a row (in 10 short rounds), the host echoing with
 //!     `recv` and `send`; baseline: an echo thread (`read_until`, `write_all`). Median and p99.
+//!     After it, a reference row: the same round trip through the design written by hand around
+//!     the host's socket (`handoff.rs`: a writer thread woken through a condition variable, a
+//!     reader thread handing lines over a channel, the host echoing on a thread of its own).
 //! - `websocket`, for ws and wss (wss with the test certificates in `tests/data`):
 //!   - host → server, 200 k messages: the host is this crate's WebSocket client, the server a bare
 //!     tungstenite thread reading and counting text frames; baseline: a bare tungstenite client
 //!     writing one text frame per message and flushing once, after the burst.
 //!   - round trip through the same bare server echoing, 5 k in a row (in 10 short rounds), seen
-//!     from the host; baseline: the bare client. Median and p99.
+//!     from the host; baseline: the bare client. Median and p99. For ws, a reference row after
+//!     it: the same round trip through `handoff.rs` around a bare upgraded connection.
 //!   - 500 messages, each sent after 2 ms idle, from `send` until the bare server has read it: p99
 //!     (the bare client's is shown beside it).
 //! - `idle`: 20 idle TCP peers for 10 s: CPU time of the whole process (nanoseconds on CPU from

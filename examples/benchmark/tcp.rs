@@ -12,11 +12,12 @@ use mmdagent_remote::{Event, HostOptions, Item, Message, Received, Remote};
 
 use super::counts::Counts;
 use super::floor::HandOutboxes;
+use super::handoff::{self, HandOff};
 use super::lines::{
     burst_options, numbered_line, read_lines, send_lines, socket_pair, tcp_server, wait_connected,
     Lines, LINE,
 };
-use super::report::{design_limit, in_turns, latency, throughput, Row};
+use super::report::{design_limit, in_turns, latency, latency_design_limit, throughput, Row};
 
 pub fn run(counts: &Counts) -> Vec<Row> {
     let mut rows = vec![send_to_one_peer(counts), by_hand(counts, 1)];
@@ -24,6 +25,7 @@ pub fn run(counts: &Counts) -> Vec<Row> {
     rows.push(broadcast(counts));
     rows.push(by_hand(counts, counts.broadcast_peers));
     rows.extend(round_trips(counts));
+    rows.extend(round_trips_by_hand(counts));
     rows
 }
 
@@ -338,34 +340,64 @@ fn ping(peer: &mut TcpStream, count: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// Round trips through a plain echo thread: the baseline of the TCP round trip.
+fn echo_round_trips(count: usize) -> Vec<Duration> {
+    let (mut peer, host) = socket_pair();
+    let echo = thread::spawn(move || {
+        let mut reader = BufReader::new(host.try_clone().expect("clone"));
+        let mut writer = host;
+        let mut line = Vec::with_capacity(64);
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if writer.write_all(&line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let times = ping(&mut peer, count);
+    drop(peer);
+    echo.join().expect("the echo thread");
+    times
+}
+
+/// The TCP round trip through a reader and a writer thread written by hand (`handoff`) around
+/// the host's end, the host echoing on a thread of its own: what the prescribed design costs on
+/// this machine, against the same baseline.
+fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
+    let total = counts.tcp_round_trips;
+    let count = total.div_ceil(counts.latency_rounds);
+    let by_hand = || {
+        let (mut peer, host) = socket_pair();
+        let connection = HandOff::around(&host, handoff::cut_line);
+        // The host ends when the reader does, at the end of the connection.
+        let host = thread::spawn(move || {
+            while let Some(line) = connection.recv() {
+                connection.send(&[&line]);
+            }
+            connection
+        });
+        let times = ping(&mut peer, count);
+        drop(peer);
+        host.join().expect("the host").finish();
+        times
+    };
+    latency_design_limit(
+        "  the same by hand: a reader and a writer thread around the connection",
+        &in_turns(counts.latency_rounds, || echo_round_trips(count), by_hand),
+    )
+}
+
 fn round_trips(counts: &Counts) -> [Row; 2] {
     let total = counts.tcp_round_trips;
     let count = total.div_ceil(counts.latency_rounds);
     let rounds = in_turns(
         counts.latency_rounds,
-        || {
-            let (mut peer, host) = socket_pair();
-            let echo = thread::spawn(move || {
-                let mut reader = BufReader::new(host.try_clone().expect("clone"));
-                let mut writer = host;
-                let mut line = Vec::with_capacity(64);
-                loop {
-                    line.clear();
-                    match reader.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {
-                            if writer.write_all(&line).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-            let times = ping(&mut peer, count);
-            drop(peer);
-            echo.join().expect("the echo thread");
-            times
-        },
+        || echo_round_trips(count),
         || {
             let remote = tcp_server(1, HostOptions::default());
             let mut peer =

@@ -320,7 +320,8 @@ fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
     let bare = || bare_round_trips(Scheme::Ws, count);
     let by_hand = || {
         let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
-        let times = handoff::round_trips(address, count, |number| numbered_line(number).to_vec());
+        let times =
+            handoff::websocket_round_trips(address, count, |number| numbered_line(number).to_vec());
         server.join().expect("the bare server");
         times
     };
