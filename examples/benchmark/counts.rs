@@ -23,7 +23,7 @@ pub struct Counts {
     pub websocket_messages: usize,
     /// Round trips in a row over ws or wss, in all rounds together.
     pub websocket_round_trips: usize,
-    /// Messages sent on an idle ws or wss connection, each after `idle_pause`.
+    /// Messages sent on an idle connection (TCP, ws, wss), each after `idle_pause`.
     pub idle_messages: usize,
     /// How long the connection idles before each of them.
     pub idle_pause: Duration,

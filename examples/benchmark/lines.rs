@@ -28,6 +28,13 @@ pub fn text(line: &[u8; LINE]) -> &str {
     std::str::from_utf8(&line[..LINE - 1]).expect("lines are ASCII")
 }
 
+/// Sends line `number` as a host does, by its text.
+pub fn send_numbered(remote: &Remote, number: usize) {
+    let line = numbered_line(number);
+    let message = Message::parse(text(&line));
+    remote.send(&Item::Message(message)).expect("send");
+}
+
 /// Numbered lines made before any clock starts, so that neither side of a comparison pays for
 /// making them: the baselines write their bytes, the host sends their text.
 pub struct Lines(String);

@@ -1,6 +1,11 @@
 //! Rounds taken in turns, their summary (median and range), and the table of results.
 
-use std::time::Duration;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::counts::Counts;
+use super::lines::WAIT;
 
 /// Whether a scenario met its goal.
 pub enum Verdict {
@@ -255,6 +260,72 @@ pub fn latency_design_limit(scenario: &str, rounds: &[(Vec<Duration>, Vec<Durati
         row.print();
         row
     })
+}
+
+/// One round of messages sent one at a time, each after the idle pause: from `send` until the
+/// receiving end's stamp comes through `arrived`.
+pub fn after_pauses(
+    counts: &Counts,
+    send: &mut dyn FnMut(usize),
+    arrived: &mpsc::Receiver<Instant>,
+) -> Vec<Duration> {
+    let per_round = counts.idle_messages.div_ceil(counts.latency_rounds);
+    (0..per_round)
+        .map(|number| {
+            thread::sleep(counts.idle_pause);
+            let start = Instant::now();
+            send(number);
+            arrived
+                .recv_timeout(WAIT)
+                .expect("the receiving end reads it")
+                - start
+        })
+        .collect()
+}
+
+/// The row of a message sent on an idle `transport` connection after `pause`, until the other end
+/// (`read_by`) has read it: the goal (under 1 ms) is on our p99 over the samples of every round;
+/// the ratio is per round, of the p99s.
+pub fn idle_latency(
+    transport: impl std::fmt::Display,
+    read_by: &str,
+    pause: Duration,
+    rounds: &[(Vec<Duration>, Vec<Duration>)],
+) -> Row {
+    let scenario = format!(
+        "{transport} message after {} ms idle, send → read by the {read_by}, p99 (median)",
+        pause.as_millis()
+    );
+    // Percentiles over the samples of every round, ours or the baseline's.
+    let pooled = |of_ours: bool| {
+        let all: Vec<Duration> = rounds
+            .iter()
+            .flat_map(|(baseline, ours)| if of_ours { ours } else { baseline })
+            .copied()
+            .collect();
+        percentiles(&all)
+    };
+    let (ours_median, ours_p99) = pooled(true);
+    let (baseline_median, baseline_p99) = pooled(false);
+    let ratio = Spread::of(
+        rounds
+            .iter()
+            .map(|(baseline, ours)| percentiles(ours).1 / percentiles(baseline).1),
+    );
+    let row = Row {
+        scenario,
+        ours: format!("{ours_p99:.0} µs ({ours_median:.0})"),
+        baseline: format!("{baseline_p99:.0} µs ({baseline_median:.0})"),
+        ratio: ratio.text(2),
+        goal: "< 1 ms".to_owned(),
+        verdict: if ours_p99 < 1000.0 {
+            Verdict::Met
+        } else {
+            Verdict::Missed
+        },
+    };
+    row.print();
+    row
 }
 
 /// The table of every row, with columns lined up.

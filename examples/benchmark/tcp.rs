@@ -14,10 +14,13 @@ use super::counts::Counts;
 use super::floor::HandOutboxes;
 use super::handoff::{self, HandOff};
 use super::lines::{
-    burst_options, numbered_line, read_lines, send_lines, socket_pair, tcp_server, wait_connected,
-    Lines, LINE,
+    burst_options, numbered_line, read_lines, send_lines, send_numbered, socket_pair, tcp_server,
+    wait_connected, Lines, LINE,
 };
-use super::report::{design_limit, in_turns, latency, latency_design_limit, throughput, Row};
+use super::report::{
+    after_pauses, design_limit, idle_latency, in_turns, latency, latency_design_limit, throughput,
+    Row,
+};
 
 pub fn run(counts: &Counts) -> Vec<Row> {
     let mut rows = vec![send_to_one_peer(counts), by_hand(counts, 1)];
@@ -26,6 +29,7 @@ pub fn run(counts: &Counts) -> Vec<Row> {
     rows.push(by_hand(counts, counts.broadcast_peers));
     rows.extend(round_trips(counts));
     rows.extend(round_trips_by_hand(counts));
+    rows.push(idle_messages(counts));
     rows
 }
 
@@ -430,4 +434,54 @@ fn round_trips(counts: &Counts) -> [Row; 2] {
         1.5,
         1.5,
     )
+}
+
+/// Messages sent one at a time to one idle peer, each after a pause: from the send until the peer
+/// has read the whole line. The baseline writes the line to the socket on the host's thread.
+/// No round trip hides the cost of waking a sleeping writer here: this is the latency of the
+/// usual exchange with an agent, an event now and then.
+fn idle_messages(counts: &Counts) -> Row {
+    // A peer that stamps each whole line as it arrives.
+    let stamping = |mut peer: TcpStream| {
+        let (stamp, arrived) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            let mut line = [0; LINE];
+            while peer.read_exact(&mut line).is_ok() {
+                if stamp.send(Instant::now()).is_err() {
+                    return;
+                }
+            }
+        });
+        (arrived, reader)
+    };
+    let rounds = in_turns(
+        counts.latency_rounds,
+        || {
+            let (peer, mut host) = socket_pair();
+            let (arrived, reader) = stamping(peer);
+            let times = after_pauses(
+                counts,
+                &mut |number| host.write_all(&numbered_line(number)).expect("write"),
+                &arrived,
+            );
+            drop(host);
+            reader.join().expect("the peer");
+            times
+        },
+        || {
+            let remote = tcp_server(1, HostOptions::default());
+            let peer = TcpStream::connect(remote.local_addr().expect("address")).expect("connect");
+            wait_connected(&remote, 1);
+            let (arrived, reader) = stamping(peer);
+            let times = after_pauses(
+                counts,
+                &mut |number| send_numbered(&remote, number),
+                &arrived,
+            );
+            remote.shutdown().expect("shutdown");
+            reader.join().expect("the peer");
+            times
+        },
+    );
+    idle_latency("TCP", "peer", counts.idle_pause, &rounds)
 }

@@ -13,9 +13,11 @@ use tungstenite::{Message as Frame, WebSocket};
 
 use super::counts::Counts;
 use super::handoff;
-use super::lines::{burst_options, numbered_line, send_lines, text, wait_connected, Lines, WAIT};
+use super::lines::{
+    burst_options, numbered_line, send_lines, send_numbered, text, wait_connected, Lines, WAIT,
+};
 use super::report::{
-    in_turns, latency, latency_design_limit, percentiles, throughput, Row, Spread, Verdict,
+    after_pauses, idle_latency, in_turns, latency, latency_design_limit, throughput, Row,
 };
 
 /// Any stream a WebSocket runs over here: a TCP socket, or TLS over one.
@@ -332,28 +334,16 @@ fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
 }
 
 /// Messages sent one at a time on an idle connection, each after a pause: from the send until the
-/// bare server has read it. Rounds of the bare client and ours take turns; the goal is on our p99
-/// over every round.
+/// bare server has read it. Rounds of the bare client and ours take turns.
 fn idle_messages(counts: &Counts, scheme: Scheme) -> Row {
-    let per_round = counts.idle_messages.div_ceil(counts.latency_rounds);
-    let pause = counts.idle_pause;
-    let delays = |send: &mut dyn FnMut(usize), arrived: &mpsc::Receiver<Instant>| {
-        (0..per_round)
-            .map(|number| {
-                thread::sleep(pause);
-                let start = Instant::now();
-                send(number);
-                arrived.recv_timeout(WAIT).expect("the server reads it") - start
-            })
-            .collect::<Vec<Duration>>()
-    };
     let rounds = in_turns(
         counts.latency_rounds,
         || {
             let (stamp, arrived) = mpsc::channel();
             let (address, server) = bare_server(scheme, Serve::Stamp(stamp));
             let mut websocket = bare_client(address, scheme);
-            let times = delays(
+            let times = after_pauses(
+                counts,
                 &mut |number| websocket.send(frame(number)).expect("send"),
                 &arrived,
             );
@@ -365,13 +355,9 @@ fn idle_messages(counts: &Counts, scheme: Scheme) -> Row {
             let (stamp, arrived) = mpsc::channel();
             let (address, server) = bare_server(scheme, Serve::Stamp(stamp));
             let remote = our_client(address, scheme);
-            let times = delays(
-                &mut |number| {
-                    let line = numbered_line(number);
-                    remote
-                        .send(&Item::Message(Message::parse(text(&line))))
-                        .expect("send");
-                },
+            let times = after_pauses(
+                counts,
+                &mut |number| send_numbered(&remote, number),
                 &arrived,
             );
             remote.shutdown().expect("shutdown");
@@ -379,37 +365,5 @@ fn idle_messages(counts: &Counts, scheme: Scheme) -> Row {
             times
         },
     );
-    // Percentiles over the samples of every round, ours or the baseline's.
-    let pooled = |of_ours: bool| {
-        let all: Vec<Duration> = rounds
-            .iter()
-            .flat_map(|(baseline, ours)| if of_ours { ours } else { baseline })
-            .copied()
-            .collect();
-        percentiles(&all)
-    };
-    let (ours_median, ours_p99) = pooled(true);
-    let (baseline_median, baseline_p99) = pooled(false);
-    let ratio = Spread::of(
-        rounds
-            .iter()
-            .map(|(baseline, ours)| percentiles(ours).1 / percentiles(baseline).1),
-    );
-    let row = Row {
-        scenario: format!(
-            "{scheme} message after {} ms idle, send → read by the server, p99 (median)",
-            pause.as_millis()
-        ),
-        ours: format!("{ours_p99:.0} µs ({ours_median:.0})"),
-        baseline: format!("{baseline_p99:.0} µs ({baseline_median:.0})"),
-        ratio: ratio.text(2),
-        goal: "< 1 ms".to_owned(),
-        verdict: if ours_p99 < 1000.0 {
-            Verdict::Met
-        } else {
-            Verdict::Missed
-        },
-    };
-    row.print();
-    row
+    idle_latency(scheme, "server", counts.idle_pause, &rounds)
 }
