@@ -1,5 +1,6 @@
 //! The `tcp` section: throughput each way between the host and plain TCP peers, a broadcast to 20
-//! peers, and the round trip, each against the same work written by hand with the standard library.
+//! peers, the round trip and a message after a pause, each against the same work written by hand
+//! with the standard library.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::TcpStream;
