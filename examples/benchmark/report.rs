@@ -296,6 +296,21 @@ pub fn idle_latency(
         "{transport} message after {} ms idle, send → read by the {read_by}, p99 (median)",
         pause.as_millis()
     );
+    let row = idle_row(scenario, rounds);
+    row.print();
+    row
+}
+
+/// [`idle_latency`] for a reference: the prescribed design written by hand; no goal.
+pub fn idle_latency_design_limit(scenario: &str, rounds: &[(Vec<Duration>, Vec<Duration>)]) -> Row {
+    let mut row = idle_row(scenario.to_owned(), rounds);
+    row.goal = "(the design's limit)".to_owned();
+    row.verdict = Verdict::Reference;
+    row.print();
+    row
+}
+
+fn idle_row(scenario: String, rounds: &[(Vec<Duration>, Vec<Duration>)]) -> Row {
     // Percentiles over the samples of every round, ours or the baseline's.
     let pooled = |of_ours: bool| {
         let all: Vec<Duration> = rounds
@@ -312,7 +327,7 @@ pub fn idle_latency(
             .iter()
             .map(|(baseline, ours)| percentiles(ours).1 / percentiles(baseline).1),
     );
-    let row = Row {
+    Row {
         scenario,
         ours: format!("{ours_p99:.0} µs ({ours_median:.0})"),
         baseline: format!("{baseline_p99:.0} µs ({baseline_median:.0})"),
@@ -323,9 +338,7 @@ pub fn idle_latency(
         } else {
             Verdict::Missed
         },
-    };
-    row.print();
-    row
+    }
 }
 
 /// The table of every row, with columns lined up.

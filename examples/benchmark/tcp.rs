@@ -19,8 +19,8 @@ use super::lines::{
     wait_connected, Lines, LINE,
 };
 use super::report::{
-    after_pauses, design_limit, idle_latency, in_turns, latency, latency_design_limit, throughput,
-    Row,
+    after_pauses, design_limit, idle_latency, idle_latency_design_limit, in_turns, latency,
+    latency_design_limit, throughput, Row,
 };
 
 pub fn run(counts: &Counts) -> Vec<Row> {
@@ -31,6 +31,7 @@ pub fn run(counts: &Counts) -> Vec<Row> {
     rows.extend(round_trips(counts));
     rows.extend(round_trips_by_hand(counts));
     rows.push(idle_messages(counts));
+    rows.push(idle_messages_by_hand(counts));
     rows
 }
 
@@ -442,47 +443,65 @@ fn round_trips(counts: &Counts) -> [Row; 2] {
 /// No round trip hides the cost of waking a sleeping writer here: this is the latency of the
 /// usual exchange with an agent, an event now and then.
 fn idle_messages(counts: &Counts) -> Row {
-    // A peer that stamps each whole line as it arrives.
-    let stamping = |mut peer: TcpStream| {
-        let (stamp, arrived) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            let mut line = [0; LINE];
-            while peer.read_exact(&mut line).is_ok() {
-                if stamp.send(Instant::now()).is_err() {
-                    return;
-                }
-            }
-        });
-        (arrived, reader)
-    };
-    let rounds = in_turns(
-        counts.latency_rounds,
-        || {
-            let (peer, mut host) = socket_pair();
-            let (arrived, reader) = stamping(peer);
-            let times = after_pauses(
-                counts,
-                &mut |number| host.write_all(&numbered_line(number)).expect("write"),
-                &arrived,
-            );
-            drop(host);
-            reader.join().expect("the peer");
-            times
-        },
-        || {
-            let remote = tcp_server(1, HostOptions::default());
-            let peer = TcpStream::connect(remote.local_addr().expect("address")).expect("connect");
-            wait_connected(&remote, 1);
-            let (arrived, reader) = stamping(peer);
-            let times = after_pauses(
-                counts,
-                &mut |number| send_numbered(&remote, number),
-                &arrived,
-            );
-            remote.shutdown().expect("shutdown");
-            reader.join().expect("the peer");
-            times
-        },
-    );
+    let rounds = in_turns(counts.latency_rounds, idle_baseline(counts), || {
+        let remote = tcp_server(1, HostOptions::default());
+        let peer = TcpStream::connect(remote.local_addr().expect("address")).expect("connect");
+        wait_connected(&remote, 1);
+        let (arrived, reader) = stamping(peer);
+        let times = after_pauses(
+            counts,
+            &mut |number| send_numbered(&remote, number),
+            &arrived,
+        );
+        remote.shutdown().expect("shutdown");
+        reader.join().expect("the peer");
+        times
+    });
     idle_latency("TCP", "peer", counts.idle_pause, &rounds)
+}
+
+/// The baseline of a message after a pause: the host's thread writes it to the socket.
+fn idle_baseline(counts: &Counts) -> impl FnMut() -> Vec<Duration> + '_ {
+    || {
+        let (peer, mut host) = socket_pair();
+        let (arrived, reader) = stamping(peer);
+        let send = &mut |number| host.write_all(&numbered_line(number)).expect("write");
+        let times = after_pauses(counts, send, &arrived);
+        drop(host);
+        reader.join().expect("the peer");
+        times
+    }
+}
+
+/// A peer that stamps each whole line as it arrives.
+fn stamping(mut peer: TcpStream) -> (mpsc::Receiver<Instant>, JoinHandle<()>) {
+    let (stamp, arrived) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut line = [0; LINE];
+        while peer.read_exact(&mut line).is_ok() {
+            if stamp.send(Instant::now()).is_err() {
+                return;
+            }
+        }
+    });
+    (arrived, reader)
+}
+
+/// Messages after a pause through the design written by hand (`handoff`): the host hands each
+/// line to a writer thread that sleeps until it comes, against the same baseline.
+fn idle_messages_by_hand(counts: &Counts) -> Row {
+    let rounds = in_turns(counts.latency_rounds, idle_baseline(counts), || {
+        let (peer, host) = socket_pair();
+        let connection = HandOff::around(&host, handoff::cut_line);
+        let (arrived, reader) = stamping(peer);
+        let send = &mut |number| connection.send(&[&numbered_line(number)]);
+        let times = after_pauses(counts, send, &arrived);
+        connection.finish();
+        reader.join().expect("the peer");
+        times
+    });
+    idle_latency_design_limit(
+        "  the same by hand: a writer thread woken per message",
+        &rounds,
+    )
 }
