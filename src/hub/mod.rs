@@ -6,6 +6,7 @@
 //! down. Transports register a peer when it connects and unregister it when it is gone; the host
 //! API above the transports sends and receives through it. It knows nothing of either.
 
+mod doorbell;
 mod event;
 pub(crate) mod fault;
 mod inbound;
@@ -31,6 +32,7 @@ pub use inbound::{Inbound, Received};
 pub use options::HostOptions;
 pub use stats::{DropCause, Stats};
 
+pub(crate) use doorbell::Doorbell;
 pub(crate) use inbound::PeerStream;
 use outbox::{Broadcast, OutboundLog};
 pub(crate) use outbox::{Framing, Outbox, Pushed};
@@ -190,7 +192,7 @@ impl Hub {
 
     /// A new, empty outbox for a peer, and the doorbell its writer waits on. It takes broadcasts
     /// once the peer is registered.
-    pub(crate) fn outbox(&self, framing: Framing) -> (Outbox, crossbeam_channel::Receiver<()>) {
+    pub(crate) fn outbox(&self, framing: Framing) -> (Outbox, Doorbell) {
         self.logs[framing.index()].reader()
     }
 

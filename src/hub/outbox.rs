@@ -21,9 +21,9 @@
 //! getting messages and no writer has taken part of it, so a burst of broadcasts is one run.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::{Receiver, Sender};
+use super::doorbell::{doorbell, Bell, Doorbell, Sleeper};
 
 use crate::codec::websocket_frame::{encode_data_frame_with, MaskKeys, Payload};
 use crate::hub::lock;
@@ -184,7 +184,7 @@ struct Reader {
     stop: Option<u64>,
     waiting: bool,
     wake_requested: bool,
-    doorbell: Sender<()>,
+    doorbell: Bell,
 }
 
 impl Reader {
@@ -223,8 +223,8 @@ impl OutboundLog {
     }
 
     /// A new reader, not yet registered, and the doorbell its writer waits on.
-    pub(crate) fn reader(self: &Arc<Self>) -> (Outbox, Receiver<()>) {
-        let (doorbell, rung) = crossbeam_channel::bounded(1);
+    pub(crate) fn reader(self: &Arc<Self>) -> (Outbox, Doorbell) {
+        let (doorbell, rung) = doorbell(matches!(self.framing, Framing::Lines));
         let mut state = lock(&self.state);
         state.next_key += 1;
         let key = state.next_key;
@@ -274,14 +274,12 @@ impl OutboundLog {
         if state.receiving > 0 && count_sent {
             state.sent += 1;
         }
+        let peers = state.receiving;
         if state.waiting > 0 {
             // Readers just refused are woken too, to see that they are closing.
-            state.ring_waiting(|_| true);
+            ring_then_unlock(guard, |_| true);
         }
-        Ok(Broadcast::Queued {
-            peers: state.receiving,
-            refused,
-        })
+        Ok(Broadcast::Queued { peers, refused })
     }
 
     /// The readers refused a broadcast since the last call: keys, and the bytes waiting for each.
@@ -384,9 +382,21 @@ impl OutboundLog {
         if last {
             state.stop(index);
         }
-        state.ring_waiting(|reader| reader.key == key);
+        if state.waiting > 0 {
+            ring_then_unlock(guard, |reader| reader.key == key);
+        }
         Ok(Pushed::Queued)
     }
+}
+
+/// Rings the doorbell of every waiting reader `woken` picks, and wakes those asleep once the
+/// log is unlocked: woken under the lock, a writer would run into it and sleep again. Out of
+/// line: a send that rings nobody does not carry it.
+#[inline(never)]
+fn ring_then_unlock(mut guard: MutexGuard<'_, LogState>, woken: impl Fn(&Reader) -> bool) {
+    let sleepers = guard.ring_waiting(woken);
+    drop(guard);
+    drop(sleepers);
 }
 
 impl LogState {
@@ -503,18 +513,22 @@ impl LogState {
         }
     }
 
-    /// Rings the doorbell of every waiting reader `woken` picks.
-    fn ring_waiting(&mut self, woken: impl Fn(&Reader) -> bool) {
+    /// Rings the doorbell of every waiting reader `woken` picks; returns the writers that sleep,
+    /// to be woken once the log is unlocked.
+    #[must_use]
+    fn ring_waiting(&mut self, woken: impl Fn(&Reader) -> bool) -> Vec<Sleeper> {
+        let mut sleepers = Vec::new();
         if self.waiting == 0 {
-            return;
+            return sleepers;
         }
         for reader in &mut self.readers {
             if reader.waiting && woken(reader) {
                 reader.waiting = false;
                 self.waiting -= 1;
-                let _ = reader.doorbell.try_send(());
+                sleepers.extend(reader.doorbell.ring());
             }
         }
+        sleepers
     }
 
     /// The log's parts in order, each with where it begins: the sealed ones, then the tail.
@@ -817,7 +831,7 @@ impl Outbox {
         let mut state = lock(&self.log.state);
         if let Some(index) = state.find(self.key) {
             state.readers[index].wake_requested = true;
-            state.ring_waiting(|reader| reader.key == self.key);
+            ring_then_unlock(state, |reader| reader.key == self.key);
         }
     }
 
@@ -826,7 +840,7 @@ impl Outbox {
         let mut state = lock(&self.log.state);
         if let Some(index) = state.find(self.key) {
             state.stop(index);
-            state.ring_waiting(|reader| reader.key == self.key);
+            ring_then_unlock(state, |reader| reader.key == self.key);
         }
     }
 
@@ -875,7 +889,7 @@ mod tests {
         state.parts().map(|(_, bytes)| bytes.len()).sum()
     }
 
-    fn registered(log: &Arc<OutboundLog>) -> (Outbox, Receiver<()>) {
+    fn registered(log: &Arc<OutboundLog>) -> (Outbox, Doorbell) {
         let (outbox, doorbell) = log.reader();
         outbox.register([]);
         (outbox, doorbell)
@@ -917,7 +931,7 @@ mod tests {
         assert_eq!(send(&log, b"A|1\n"), 1);
         assert_eq!(send(&log, b"B|2\n"), 1);
         // The writer was never waiting: no ring.
-        assert!(doorbell.try_recv().is_err());
+        assert!(!doorbell.try_take());
         let (bytes, taken) = taken(&outbox);
         assert_eq!(bytes, b"A|1\nB|2\n");
         assert_eq!(
@@ -932,8 +946,8 @@ mod tests {
         assert_eq!(self::taken(&outbox).1.messages, 0);
         send(&log, b"C\n");
         send(&log, b"D\n");
-        assert!(doorbell.try_recv().is_ok());
-        assert!(doorbell.try_recv().is_err());
+        assert!(doorbell.try_take());
+        assert!(!doorbell.try_take());
         assert_eq!(
             self::taken(&outbox),
             (
@@ -958,7 +972,7 @@ mod tests {
         assert!(bytes.is_empty() && !taken.closed && !taken.woken);
         // The writer now waits for its doorbell: the next message for it must ring it.
         send(&log, b"for both\n");
-        assert!(doorbell.try_recv().is_ok(), "the waiting writer is rung");
+        assert!(doorbell.try_take(), "the waiting writer is rung");
         assert_eq!(self::taken(&second).0, b"for both\n");
     }
 
@@ -1088,7 +1102,7 @@ mod tests {
         let (idle, doorbell_idle) = registered(&log);
         assert_eq!(self::taken(&idle).1.messages, 0);
         idle.close();
-        assert!(doorbell_idle.try_recv().is_ok());
+        assert!(doorbell_idle.try_take());
         assert!(self::taken(&idle).1.closed);
         drop(doorbell);
     }

@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 
 use crate::hub::fault::{self, FaultPoint};
-use crate::hub::Outbox;
-use crate::hub::{DisconnectReason, Framing, Hub, PeerId, PeerShared, Transport};
+use crate::hub::{DisconnectReason, Doorbell, Framing, Hub, Outbox, PeerId, PeerShared, Transport};
 use crate::transport::admission::Place;
 use crate::transport::session::Session;
 
@@ -230,7 +229,7 @@ fn start_writer<P: Protocol>(
     hub: &Arc<Hub>,
     shared: &Arc<PeerShared>,
     socket: TcpStream,
-    doorbell: Receiver<()>,
+    doorbell: Doorbell,
     protocol: Arc<P>,
 ) -> std::io::Result<(thread::JoinHandle<()>, Receiver<()>)> {
     let (alive, ended) = crossbeam_channel::bounded::<()>(0);
@@ -267,16 +266,17 @@ fn write<P: Protocol>(
     hub: &Hub,
     shared: &PeerShared,
     mut socket: TcpStream,
-    doorbell: &Receiver<()>,
+    doorbell: &Doorbell,
     protocol: &P,
 ) {
     let mut taken = Vec::new();
     let mut scratch = Vec::new();
+    let mut written = 0;
     loop {
         let batch = shared.outbox.take(&mut taken);
         if taken.is_empty() && !batch.woken {
             if !batch.closed {
-                if let Err(reason) = wait_for_work(doorbell, protocol, &shared.outbox) {
+                if let Err(reason) = wait_for_work(doorbell, written, protocol, &shared.outbox) {
                     shared.close(reason);
                     return;
                 }
@@ -292,36 +292,36 @@ fn write<P: Protocol>(
             }
             return;
         }
-        let written = protocol.send(&taken, &mut scratch).and_then(|bytes| {
+        let sent = protocol.send(&taken, &mut scratch).and_then(|bytes| {
             socket
                 .write_all(bytes)
                 .map_err(|error| DisconnectReason::WriteFailed(error.to_string()))
         });
-        if let Err(reason) = written {
+        if let Err(reason) = sent {
             hub.note_discarded(batch.messages);
             shared.close(reason);
             return;
         }
+        written = batch.messages;
         taken.clear();
     }
 }
 
 /// Waits until the doorbell rings or the protocol's timer runs out, and then lets the protocol
-/// act on its timer; an `Err` ends the connection.
+/// act on its timer; an `Err` ends the connection. `written`: the messages of the last write,
+/// which tell the doorbell how to wait.
 fn wait_for_work<P: Protocol>(
-    doorbell: &Receiver<()>,
+    doorbell: &Doorbell,
+    written: u64,
     protocol: &P,
     outbox: &Outbox,
 ) -> Result<(), DisconnectReason> {
     let Some(due) = protocol.timer() else {
-        let _ = doorbell.recv();
+        doorbell.wait(written);
         return Ok(());
     };
-    if Instant::now() < due {
-        match doorbell.recv_deadline(due) {
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            Err(RecvTimeoutError::Timeout) => {}
-        }
+    if Instant::now() < due && doorbell.wait_deadline(due, written) {
+        return Ok(());
     }
     protocol.timer_expired(outbox)
 }
