@@ -303,20 +303,6 @@ mod tests {
     }
 
     #[test]
-    fn a_quick_exchange_still_wakes_on_the_ring() {
-        let (bell, doorbell) = doorbell(true);
-        doorbell.last_wait.set(Duration::ZERO);
-        assert!(doorbell.in_quick_exchange(1));
-        let waiter = thread::spawn(move || doorbell.wait_deadline(Instant::now() + BOUND, 1));
-        until_asleep(&bell);
-        drop(bell.ring());
-        assert!(
-            waiter.join().unwrap(),
-            "woken by the ring, not by the deadline"
-        );
-    }
-
-    #[test]
     fn dropping_the_bell_wakes_the_waiter_for_good() {
         let (bell, doorbell) = doorbell(true);
         let waiter = thread::spawn(move || {
