@@ -66,6 +66,8 @@ mod benchmark {
     pub mod counts;
     pub mod floor;
     pub mod handoff;
+    #[cfg(feature = "tls")]
+    pub mod handoff_tls;
     pub mod lines;
     pub mod proc_stats;
     pub mod report;

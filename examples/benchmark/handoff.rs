@@ -2,10 +2,12 @@
 //! writer thread that sleeps until the host hands it bytes (a buffer under a mutex and a
 //! condition variable) and writes them, and a reader thread that reads, cuts what it read into
 //! messages and hands each to the host through a channel. What this costs beyond a single thread
-//! doing its own I/O is the design's: two thread hand-offs per round trip.
+//! doing its own I/O is the design's: two thread hand-offs per round trip. For wss a [`Layer`]
+//! (TLS, in `handoff_tls`) turns the bytes on their way, each thread locking it only while it
+//! does.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -20,6 +22,29 @@ struct Outbox {
 /// Cuts one whole message off the front of what was read, if one is there.
 type Cut = fn(&mut Vec<u8>) -> Option<Vec<u8>>;
 
+/// What the connection's threads do to the bytes between the host and the socket.
+pub trait Layer: Send + Sync + 'static {
+    /// What goes on the wire for `plain`, the bytes the host queued: `plain` itself, or what
+    /// was made of it in `scratch`.
+    fn seal<'a>(&self, plain: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8];
+
+    /// Appends to `plain` what `wire`, the bytes the socket gave, holds for the host.
+    fn open(&self, wire: &[u8], plain: &mut Vec<u8>);
+}
+
+/// The bytes as they are: a bare socket.
+pub struct Bare;
+
+impl Layer for Bare {
+    fn seal<'a>(&self, plain: &'a [u8], _: &'a mut Vec<u8>) -> &'a [u8] {
+        plain
+    }
+
+    fn open(&self, wire: &[u8], plain: &mut Vec<u8>) {
+        plain.extend_from_slice(wire);
+    }
+}
+
 /// A connection with a writer and a reader thread of its own, seen from the host.
 pub struct HandOff {
     outbox: Arc<Outbox>,
@@ -30,17 +55,21 @@ pub struct HandOff {
 }
 
 impl HandOff {
-    /// Starts the two threads around `socket`, the reader cutting messages with `cut`.
-    pub fn around(socket: &TcpStream, cut: Cut) -> Self {
+    /// Starts the two threads around `socket`, the bytes going through `layer` and the reader
+    /// cutting messages with `cut`.
+    pub fn around(socket: &TcpStream, cut: Cut, layer: impl Layer) -> Self {
+        let layer = Arc::new(layer);
         let outbox = Arc::new(Outbox::default());
         let writer = {
             let outbox = Arc::clone(&outbox);
+            let layer = Arc::clone(&layer);
             let mut socket = socket.try_clone().expect("a handle for the writer");
             // Named, as the crate's threads are, to tell them apart in a profile.
             let thread = thread::Builder::new().name("hand-writer".to_owned());
             thread
                 .spawn(move || {
                     let mut taken = Vec::new();
+                    let mut scratch = Vec::new();
                     loop {
                         {
                             let mut state = outbox.bytes.lock().expect("lock");
@@ -52,7 +81,7 @@ impl HandOff {
                             }
                             std::mem::swap(&mut state.0, &mut taken);
                         }
-                        if socket.write_all(&taken).is_err() {
+                        if socket.write_all(layer.seal(&taken, &mut scratch)).is_err() {
                             return;
                         }
                         taken.clear();
@@ -75,7 +104,7 @@ impl HandOff {
                         if read == 0 {
                             return;
                         }
-                        pending.extend_from_slice(&buffer[..read]);
+                        layer.open(&buffer[..read], &mut pending);
                         while let Some(message) = cut(&mut pending) {
                             if deliver.send(message).is_err() {
                                 return;
@@ -125,8 +154,16 @@ impl HandOff {
     }
 }
 
+/// Cuts a line, its `\n` included.
+pub fn cut_line(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = pending.iter().position(|&byte| byte == b'\n')? + 1;
+    let line = pending[..end].to_vec();
+    pending.drain(..end);
+    Some(line)
+}
+
 /// Cuts a short unmasked text frame from a server: two header bytes, then the payload.
-fn cut_short_frame(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
+pub fn cut_short_frame(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
     let length = usize::from(*pending.get(1)? & 0x7f);
     if pending.len() < 2 + length {
         return None;
@@ -136,29 +173,15 @@ fn cut_short_frame(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
     Some(payload)
 }
 
-/// Cuts a line, its `\n` included.
-pub fn cut_line(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
-    let end = pending.iter().position(|&byte| byte == b'\n')? + 1;
-    let line = pending[..end].to_vec();
-    pending.drain(..end);
-    Some(line)
-}
-
-/// WebSocket round trips of `count` numbered messages through a bare echo server at `address`,
-/// one at a time, each from the host's send until the echo reached the host.
+/// WebSocket round trips of `count` numbered messages through `connection`, upgraded and cutting
+/// frames with [`cut_short_frame`], to an echo server, one at a time, each from the host's send
+/// until the echo reached the host.
 pub fn websocket_round_trips(
-    address: SocketAddr,
+    connection: &HandOff,
     count: usize,
     line: impl Fn(usize) -> Vec<u8>,
 ) -> Vec<Duration> {
-    let socket = TcpStream::connect(address).expect("connect");
-    socket.set_nodelay(true).expect("nodelay");
-    let url = format!("ws://127.0.0.1:{}/", address.port());
-    let bare = socket.try_clone().expect("a second handle");
-    // The upgrade only; after it the socket is used bare.
-    let (websocket, _) = tungstenite::client(url, socket).expect("the upgrade");
-    let connection = HandOff::around(&bare, cut_short_frame);
-    let times = (0..count)
+    (0..count)
         .map(|number| {
             let payload = line(number);
             assert!(payload.len() < 126, "a short frame");
@@ -170,8 +193,5 @@ pub fn websocket_round_trips(
             assert_eq!(echo, payload);
             start.elapsed()
         })
-        .collect();
-    connection.finish();
-    drop(websocket);
-    times
+        .collect()
 }

@@ -379,7 +379,7 @@ fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
     let count = total.div_ceil(counts.latency_rounds);
     let by_hand = || {
         let (mut peer, host) = socket_pair();
-        let connection = HandOff::around(&host, handoff::cut_line);
+        let connection = HandOff::around(&host, handoff::cut_line, handoff::Bare);
         // The host ends when the reader does, at the end of the connection.
         let host = thread::spawn(move || {
             while let Some(line) = connection.recv() {
@@ -492,7 +492,7 @@ fn stamping(mut peer: TcpStream) -> (mpsc::Receiver<Instant>, JoinHandle<()>) {
 fn idle_messages_by_hand(counts: &Counts) -> Row {
     let rounds = in_turns(counts.latency_rounds, idle_baseline(counts), || {
         let (peer, host) = socket_pair();
-        let connection = HandOff::around(&host, handoff::cut_line);
+        let connection = HandOff::around(&host, handoff::cut_line, handoff::Bare);
         let (arrived, reader) = stamping(peer);
         let send = &mut |number| connection.send(&[&numbered_line(number)]);
         let times = after_pauses(counts, send, &arrived);

@@ -12,7 +12,7 @@ use mmdagent_remote::{Config, Event, Item, Message, Remote, WebSocketClientConfi
 use tungstenite::{Message as Frame, WebSocket};
 
 use super::counts::Counts;
-use super::handoff;
+use super::handoff::{self, HandOff};
 use super::lines::{
     burst_options, numbered_line, send_lines, send_numbered, text, wait_connected, Lines, WAIT,
 };
@@ -52,9 +52,7 @@ pub fn run(counts: &Counts) -> Vec<Row> {
         }
         rows.push(burst(counts, scheme));
         rows.extend(round_trips(counts, scheme));
-        if scheme == Scheme::Ws {
-            rows.extend(round_trips_by_hand(counts));
-        }
+        rows.extend(round_trips_by_hand(counts, scheme));
         rows.push(idle_messages(counts, scheme));
     }
     rows
@@ -90,21 +88,24 @@ fn client_stream(socket: TcpStream, scheme: Scheme) -> Socket {
     match scheme {
         Scheme::Ws => Box::new(socket),
         #[cfg(feature = "tls")]
-        Scheme::Wss => {
-            let ca = std::fs::read(test_data("ca.pem")).expect("the test CA");
-            let connector = native_tls::TlsConnector::builder()
-                .add_root_certificate(native_tls::Certificate::from_pem(&ca).expect("a CA"))
-                .build()
-                .expect("a TLS connector");
-            Box::new(
-                connector
-                    .connect("127.0.0.1", socket)
-                    .expect("the TLS handshake"),
-            )
-        }
+        Scheme::Wss => Box::new(
+            test_connector()
+                .connect("127.0.0.1", socket)
+                .expect("the TLS handshake"),
+        ),
         #[cfg(not(feature = "tls"))]
         Scheme::Wss => unreachable!("wss runs only with the `tls` feature"),
     }
+}
+
+/// A TLS client trusting the test CA.
+#[cfg(feature = "tls")]
+fn test_connector() -> native_tls::TlsConnector {
+    let ca = std::fs::read(test_data("ca.pem")).expect("the test CA");
+    native_tls::TlsConnector::builder()
+        .add_root_certificate(native_tls::Certificate::from_pem(&ca).expect("a CA"))
+        .build()
+        .expect("a TLS connector")
 }
 
 /// What the bare server does with the frames it reads.
@@ -314,16 +315,19 @@ fn bare_round_trips(scheme: Scheme, count: usize) -> Vec<Duration> {
     times
 }
 
-/// The ws round trip through a reader and a writer thread written by hand (`handoff`), against
-/// the same baseline: what the prescribed design costs on this machine.
-fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
+/// The round trip through a reader and a writer thread written by hand (`handoff`), TLS in them
+/// for wss, against the same baseline: what the prescribed design costs on this machine.
+fn round_trips_by_hand(counts: &Counts, scheme: Scheme) -> [Row; 2] {
     let total = counts.websocket_round_trips;
     let count = total.div_ceil(counts.latency_rounds);
-    let bare = || bare_round_trips(Scheme::Ws, count);
+    let bare = || bare_round_trips(scheme, count);
     let by_hand = || {
-        let (address, server) = bare_server(Scheme::Ws, Serve::Echo);
-        let times =
-            handoff::websocket_round_trips(address, count, |number| numbered_line(number).to_vec());
+        let (address, server) = bare_server(scheme, Serve::Echo);
+        let connection = by_hand_client(address, scheme);
+        let times = handoff::websocket_round_trips(&connection, count, |number| {
+            numbered_line(number).to_vec()
+        });
+        connection.finish();
         server.join().expect("the bare server");
         times
     };
@@ -331,6 +335,30 @@ fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
         "  the same by hand: a reader and a writer thread around the connection",
         &in_turns(counts.latency_rounds, bare, by_hand),
     )
+}
+
+/// A client written by hand (`handoff`) connected to `address`: upgraded, then a reader and a
+/// writer thread around the socket, with TLS between them and the socket for wss.
+fn by_hand_client(address: SocketAddr, scheme: Scheme) -> HandOff {
+    let mut socket = TcpStream::connect(address).expect("connect");
+    socket.set_nodelay(true).expect("nodelay");
+    let url = format!("ws://127.0.0.1:{}/", address.port());
+    match scheme {
+        Scheme::Ws => {
+            // The upgrade only; after it the socket is used bare.
+            tungstenite::client(url, &mut socket).expect("the by hand client's upgrade");
+            HandOff::around(&socket, handoff::cut_short_frame, handoff::Bare)
+        }
+        #[cfg(feature = "tls")]
+        Scheme::Wss => {
+            let handle = socket.try_clone().expect("a handle for TLS");
+            let mut tls = super::handoff_tls::Tls::connect(&test_connector(), handle);
+            tungstenite::client(url, tls.stream()).expect("the by hand client's upgrade");
+            HandOff::around(&socket, handoff::cut_short_frame, tls.over_buffers())
+        }
+        #[cfg(not(feature = "tls"))]
+        Scheme::Wss => unreachable!("wss runs only with the `tls` feature"),
+    }
 }
 
 /// Messages sent one at a time on an idle connection, each after a pause: from the send until the
