@@ -96,6 +96,48 @@ fn a_writer_that_panics_ends_its_connection_and_reports_it() {
 }
 
 #[test]
+fn a_client_writer_that_panics_on_its_standing_thread_ends_its_connection_and_reports_it() {
+    use crate::config::TcpClientConfig;
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let options = HostOptions {
+        faults: Faults::panic_at(FaultPoint::Writer),
+        ..HostOptions::default()
+    };
+    let config = Config {
+        tcp_client: Some(TcpClientConfig::new("127.0.0.1", port)),
+        ..Config::default()
+    };
+    let remote = Remote::start_with(&config, options).unwrap();
+    next(&remote, "Connected", |event| {
+        matches!(event, Event::Connected { .. })
+    });
+    // The client is connected, so its connection waits in the backlog.
+    let (socket, _) = listener.accept().unwrap();
+    let ended = next(&remote, "Disconnected", |event| {
+        matches!(event, Event::Disconnected { .. })
+    });
+    let Event::Disconnected { reason, .. } = ended else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&reason, DisconnectReason::WriteFailed(why) if why.contains("writer failed")),
+        "{reason:?}"
+    );
+    let mut socket = socket;
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut rest = Vec::new();
+    assert!(
+        socket.read_to_end(&mut rest).is_ok(),
+        "the socket should be closed"
+    );
+    // The standing thread died with the loop; it is joined, and its panic reported, at shutdown.
+    assert!(panicked_threads(remote).contains("mdr-writer"));
+}
+
+#[test]
 fn an_acceptor_that_panics_tells_the_host_its_transport_stopped() {
     let remote = server_with_fault(FaultPoint::Acceptor);
     let _socket = TcpStream::connect(remote.local_addr().unwrap()).unwrap();

@@ -18,7 +18,8 @@ use crossbeam_channel::Receiver;
 use crate::hub::fault::{self, FaultPoint};
 use crate::hub::{DisconnectReason, Doorbell, Framing, Hub, Outbox, PeerId, PeerShared, Transport};
 use crate::transport::admission::Place;
-use crate::transport::session::Session;
+use crate::transport::session::{Session, Writer};
+use crate::transport::standing_writer::{StandingWriter, WriteLoop};
 
 /// Bytes asked for in one read while the peer sends in bulk.
 const LARGEST_READ: usize = 32 * 1024;
@@ -108,14 +109,16 @@ pub(crate) struct Peer {
     pub place: Option<Place>,
 }
 
-/// Serves `socket` until the connection ends: registers the peer, starts its writer, reads on the
-/// calling thread, and ends the session. Returns why it ended.
+/// Serves `socket` until the connection ends: registers the peer, starts its writer (on the
+/// client's `standing` writer thread when there is one), reads on the calling thread, and ends
+/// the session. Returns why it ended.
 pub(crate) fn serve<P: Protocol>(
     hub: &Arc<Hub>,
     peer: Peer,
     socket: TcpStream,
     protocol: Arc<P>,
     max_line_length: usize,
+    standing: Option<&StandingWriter>,
 ) -> DisconnectReason {
     let Peer {
         id,
@@ -137,7 +140,15 @@ pub(crate) fn serve<P: Protocol>(
     let (outbox, doorbell) = hub.outbox(protocol.framing());
     let shared = Arc::new(PeerShared::new(id, address, transport, closer, outbox));
     let mut session = Session::open(hub, Arc::clone(&shared), max_line_length, description);
-    match start_writer(hub, &shared, writer_socket, doorbell, Arc::clone(&protocol)) {
+    let writer = start_writer(
+        hub,
+        &shared,
+        writer_socket,
+        doorbell,
+        Arc::clone(&protocol),
+        standing,
+    );
+    match writer {
         Ok((writer, ended)) => session.adopt_writer(writer, ended),
         Err(error) => {
             session.reading_ended(DisconnectReason::WriteFailed(format!(
@@ -224,27 +235,38 @@ impl ReadBuffer {
     }
 }
 
-/// Starts the writer thread of a connection; returns it and a channel that disconnects when it ends.
+/// Starts the writer of a connection, on `standing` if it is given and alive, else on a thread of
+/// its own; returns the writer and a channel that disconnects when its loop ends.
 fn start_writer<P: Protocol>(
     hub: &Arc<Hub>,
     shared: &Arc<PeerShared>,
     socket: TcpStream,
     doorbell: Doorbell,
     protocol: Arc<P>,
-) -> std::io::Result<(thread::JoinHandle<()>, Receiver<()>)> {
+    standing: Option<&StandingWriter>,
+) -> std::io::Result<(Writer, Receiver<()>)> {
     let (alive, ended) = crossbeam_channel::bounded::<()>(0);
-    let shared = Arc::clone(shared);
+    let thread_shared = Arc::clone(shared);
     let hub = Arc::clone(hub);
+    let write_loop: WriteLoop = Box::new(move || {
+        let _alive = alive;
+        let shared = thread_shared;
+        let guard = WriterGuard(&shared);
+        fault::check(&hub.options, FaultPoint::Writer);
+        write(&hub, &shared, socket, &doorbell, &*protocol);
+        drop(guard);
+    });
+    let write_loop = match standing {
+        Some(standing) => match standing.lend(write_loop) {
+            Ok(()) => return Ok((Writer::Lent, ended)),
+            Err(given_back) => given_back,
+        },
+        None => write_loop,
+    };
     let writer = thread::Builder::new()
         .name(format!("mdr-w{}", shared.id.get()))
-        .spawn(move || {
-            let _alive = alive;
-            let guard = WriterGuard(&shared);
-            fault::check(&hub.options, FaultPoint::Writer);
-            write(&hub, &shared, socket, &doorbell, &*protocol);
-            drop(guard);
-        })?;
-    Ok((writer, ended))
+        .spawn(write_loop)?;
+    Ok((Writer::Own(writer), ended))
 }
 
 /// Ends the connection if the writer stops by a panic, which wakes the reader and so the session.

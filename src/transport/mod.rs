@@ -16,6 +16,7 @@ pub(crate) mod memory_stream;
 pub(crate) mod ping;
 pub(crate) mod reconnect;
 pub(crate) mod session;
+pub(crate) mod standing_writer;
 pub(crate) mod tcp_client;
 pub(crate) mod tcp_server;
 pub(crate) mod tls;

@@ -12,12 +12,20 @@ use crossbeam_channel::Receiver;
 
 use crate::hub::{DisconnectReason, Event, Hub, PeerShared, PeerStream};
 
+/// Where a connection's writer runs.
+pub(crate) enum Writer {
+    /// On a thread of its own, which the session joins.
+    Own(JoinHandle<()>),
+    /// On a client's standing writer thread, which outlives the connection.
+    Lent,
+}
+
 /// One registered connection, from its announcement to its report.
 pub(crate) struct Session<'h> {
     hub: &'h Hub,
     pub shared: Arc<PeerShared>,
     stream: PeerStream,
-    writer: Option<(JoinHandle<()>, Receiver<()>)>,
+    writer: Option<(Writer, Receiver<()>)>,
     /// Why reading ended, once it did.
     read_ended: Option<DisconnectReason>,
     description: String,
@@ -53,9 +61,9 @@ impl<'h> Session<'h> {
         }
     }
 
-    /// Takes charge of the writer thread: the session waits for it and joins it when it ends.
-    /// `ended` is disconnected when the writer finishes.
-    pub(crate) fn adopt_writer(&mut self, writer: JoinHandle<()>, ended: Receiver<()>) {
+    /// Takes charge of the writer: the session waits for its loop to end, and joins its thread if
+    /// the thread is the connection's own. `ended` is disconnected when the loop ends.
+    pub(crate) fn adopt_writer(&mut self, writer: Writer, ended: Receiver<()>) {
         self.writer = Some((writer, ended));
     }
 
@@ -89,8 +97,11 @@ impl Drop for Session<'_> {
             let _ = ended.recv_timeout(self.hub.options.flush_timeout);
         }
         shared.close(read_reason);
-        if let Some((writer, _)) = self.writer.take() {
-            self.hub.threads.join(writer);
+        match self.writer.take() {
+            Some((Writer::Own(thread), _)) => self.hub.threads.join(thread),
+            // A loop that panicked is noted when the standing thread is joined, at shutdown.
+            Some((Writer::Lent, ended)) => while ended.recv().is_ok() {},
+            None => {}
         }
         self.hub.note_discarded(shared.outbox.discard());
         shared.release_socket();

@@ -12,6 +12,7 @@ use crate::hub::{Hub, Transport};
 use crate::transport::connect::{connect, display_target};
 use crate::transport::connection::{self, Peer, Plain};
 use crate::transport::reconnect::{self, Attempt};
+use crate::transport::standing_writer::StandingWriter;
 
 /// Starts the connector thread.
 pub(crate) fn start(
@@ -20,6 +21,7 @@ pub(crate) fn start(
     max_line_length: usize,
 ) -> Result<(), Error> {
     let config = config.clone();
+    let standing = StandingWriter::start(hub, "mdr-writer");
     reconnect::start(hub, Transport::TcpClient, "mdr-connect", move |hub| {
         let target = display_target(&config.host, config.port);
         let plain = Arc::new(Plain);
@@ -61,8 +63,14 @@ pub(crate) fn start(
                     description: format!("to {target}"),
                     place: None,
                 };
-                let reason =
-                    connection::serve(hub, peer, socket, Arc::clone(&plain), max_line_length);
+                let reason = connection::serve(
+                    hub,
+                    peer,
+                    socket,
+                    Arc::clone(&plain),
+                    max_line_length,
+                    standing.as_ref(),
+                );
                 Attempt::Served {
                     connected_at,
                     reason,

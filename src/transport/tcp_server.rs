@@ -37,7 +37,14 @@ pub(crate) fn start(
                 description: format!("from {address}"),
                 place: Some(place),
             };
-            connection::serve(&peer_hub, peer, socket, Arc::clone(&plain), max_line_length);
+            connection::serve(
+                &peer_hub,
+                peer,
+                socket,
+                Arc::clone(&plain),
+                max_line_length,
+                None,
+            );
         }),
     )?;
     log::info!("TCP server listening on {}", listening.address());

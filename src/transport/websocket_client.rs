@@ -25,6 +25,7 @@ use crate::transport::connection::{self, Peer};
 use crate::transport::handshake::{upgrade_step, Failed, HeaderOnly, Wire};
 use crate::transport::memory_stream::{Buffers, MemoryStream};
 use crate::transport::reconnect::{self, Attempt};
+use crate::transport::standing_writer::StandingWriter;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsSession;
 use crate::transport::tls::{self, TlsConnector};
@@ -40,6 +41,8 @@ pub(crate) fn start(
     config: &WebSocketClientConfig,
     max_line_length: usize,
 ) -> Result<(), Error> {
+    // Before the TLS set-up, which keeps this thread busy: see `standing_writer` for why it matters.
+    let standing = StandingWriter::start(hub, "mdr-ws-writer");
     let connector = if config.tls {
         Some(tls::client_connector(config)?)
     } else {
@@ -65,6 +68,7 @@ pub(crate) fn start(
                         connector.as_ref(),
                         &path.borrow(),
                         max_line_length,
+                        standing.as_ref(),
                     );
                     match outcome {
                         Ok(served) => {
@@ -106,6 +110,7 @@ fn attempt(
     connector: Option<&TlsConnector>,
     path: &str,
     max_line_length: usize,
+    standing: Option<&StandingWriter>,
 ) -> Result<Attempt, Failure> {
     let deadline = deadline_after(config.connect_timeout);
     let request = upgrade_request(config, path)?;
@@ -160,7 +165,14 @@ fn attempt(
         description: url_with_path(config, path),
         place: None,
     };
-    let reason = connection::serve(hub, peer, socket, Arc::new(protocol), max_line_length);
+    let reason = connection::serve(
+        hub,
+        peer,
+        socket,
+        Arc::new(protocol),
+        max_line_length,
+        standing,
+    );
     Ok(Attempt::Served {
         connected_at,
         reason,

@@ -147,6 +147,7 @@ fn handshake_and_serve(
         socket,
         Arc::new(protocol),
         shared.max_line_length,
+        None,
     );
     Ok(())
 }
