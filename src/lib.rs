@@ -135,7 +135,8 @@
 //!
 //! The users of this crate link it from synchronous programs, build it for small targets, and learn
 //! it from examples with threads. So it has no async runtime: each transport is a few OS threads
-//! (an acceptor, and a reader and a writer per peer; or one connector) that block in the kernel.
+//! (an acceptor, and a reader and a writer per peer; or one connector, which reads, and one writer
+//! for a client's life) that block in the kernel.
 //! Readers hand the host what they read through a `crossbeam-channel`; the host encodes what it
 //! sends into byte outboxes, and a writer is woken only when its outbox stops being empty. Nothing
 //! polls: an idle connection costs no CPU, and every blocked thread has a way to be woken, so
