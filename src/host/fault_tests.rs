@@ -43,16 +43,32 @@ fn panicked_threads(remote: Remote) -> String {
     }
 }
 
-/// Checks the peer is gone everywhere the host can look, and its socket was closed.
-fn peer_is_gone(remote: &Remote, mut socket: TcpStream) {
-    assert!(remote.peers().is_empty());
-    assert_eq!(remote.stats().peers, 0);
+/// Waits for the next `Disconnected` and returns its reason.
+fn disconnect_reason(remote: &Remote) -> DisconnectReason {
+    let ended = next(remote, "Disconnected", |event| {
+        matches!(event, Event::Disconnected { .. })
+    });
+    let Event::Disconnected { reason, .. } = ended else {
+        unreachable!()
+    };
+    reason
+}
+
+/// Checks the far end closed `socket` rather than leaving it open.
+fn socket_is_closed(mut socket: TcpStream) {
     socket.set_read_timeout(Some(WAIT)).unwrap();
     let mut rest = Vec::new();
     assert!(
         socket.read_to_end(&mut rest).is_ok(),
         "the socket should be closed, not left open"
     );
+}
+
+/// Checks the peer is gone everywhere the host can look, and its socket was closed.
+fn peer_is_gone(remote: &Remote, socket: TcpStream) {
+    assert!(remote.peers().is_empty());
+    assert_eq!(remote.stats().peers, 0);
+    socket_is_closed(socket);
 }
 
 #[test]
@@ -62,12 +78,7 @@ fn a_reader_that_panics_unregisters_its_peer_and_reports_it() {
     next(&remote, "Connected", |event| {
         matches!(event, Event::Connected { .. })
     });
-    let ended = next(&remote, "Disconnected", |event| {
-        matches!(event, Event::Disconnected { .. })
-    });
-    let Event::Disconnected { reason, .. } = ended else {
-        unreachable!()
-    };
+    let reason = disconnect_reason(&remote);
     assert!(
         matches!(&reason, DisconnectReason::ReadFailed(why) if why.contains("reader failed")),
         "{reason:?}"
@@ -80,12 +91,7 @@ fn a_reader_that_panics_unregisters_its_peer_and_reports_it() {
 fn a_writer_that_panics_ends_its_connection_and_reports_it() {
     let remote = server_with_fault(FaultPoint::Writer);
     let socket = TcpStream::connect(remote.local_addr().unwrap()).unwrap();
-    let ended = next(&remote, "Disconnected", |event| {
-        matches!(event, Event::Disconnected { .. })
-    });
-    let Event::Disconnected { reason, .. } = ended else {
-        unreachable!()
-    };
+    let reason = disconnect_reason(&remote);
     assert!(
         matches!(&reason, DisconnectReason::WriteFailed(why) if why.contains("writer failed")),
         "{reason:?}"
@@ -116,23 +122,12 @@ fn a_client_writer_that_panics_on_its_standing_thread_ends_its_connection_and_re
     });
     // The client is connected, so its connection waits in the backlog.
     let (socket, _) = listener.accept().unwrap();
-    let ended = next(&remote, "Disconnected", |event| {
-        matches!(event, Event::Disconnected { .. })
-    });
-    let Event::Disconnected { reason, .. } = ended else {
-        unreachable!()
-    };
+    let reason = disconnect_reason(&remote);
     assert!(
         matches!(&reason, DisconnectReason::WriteFailed(why) if why.contains("writer failed")),
         "{reason:?}"
     );
-    let mut socket = socket;
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    let mut rest = Vec::new();
-    assert!(
-        socket.read_to_end(&mut rest).is_ok(),
-        "the socket should be closed"
-    );
+    socket_is_closed(socket);
     // The standing thread died with the loop; it is joined, and its panic reported, at shutdown.
     assert!(panicked_threads(remote).contains("mdr-writer"));
 }

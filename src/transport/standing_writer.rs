@@ -15,7 +15,7 @@
 //! started by the host's thread and 1.5–1.7 with one connection thread starting the other. The
 //! effect is one of placement, not of work: the threads do the same either way.
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 
 use crate::hub::Hub;
 
@@ -33,8 +33,7 @@ impl StandingWriter {
     /// starts its own.
     pub(crate) fn start(hub: &Hub, name: &str) -> Option<StandingWriter> {
         // One loop at a time: a client's next connection starts after its last one ended.
-        let (loops, waiting): (Sender<WriteLoop>, Receiver<WriteLoop>) =
-            crossbeam_channel::bounded(1);
+        let (loops, waiting) = crossbeam_channel::bounded::<WriteLoop>(1);
         let started = hub.threads.spawn(name.to_owned(), move || {
             for write_loop in waiting {
                 write_loop();
