@@ -231,13 +231,13 @@ impl Remote {
             }
             if !state.busy {
                 state.busy = true;
+                let mut decoded = std::mem::take(&mut state.spare);
                 drop(state);
                 let busy = Busy(self);
-                let mut decoded = VecDeque::new();
                 let received = wait.receive(&self.inbound).map(|delivery| {
                     delivery.decode(|received| decoded.push_back(received.into_event()))
                 });
-                lock(&self.receiving).pending.append(&mut decoded);
+                lock(&self.receiving).add(decoded);
                 drop(busy);
                 received?;
                 state = lock(&self.receiving);
@@ -245,19 +245,28 @@ impl Remote {
             }
             state = match wait {
                 Wait::Not => return Err(RecvTimeoutError::Timeout),
-                Wait::Forever => self
-                    .received
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
+                Wait::Forever => {
+                    state.waiting += 1;
+                    let mut state = self
+                        .received
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.waiting -= 1;
+                    state
+                }
                 Wait::Until(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(RecvTimeoutError::Timeout);
                     }
-                    self.received
+                    state.waiting += 1;
+                    let mut state = self
+                        .received
                         .wait_timeout(state, left)
                         .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                        .0;
+                    state.waiting -= 1;
+                    state
                 }
             };
         }
@@ -338,10 +347,34 @@ impl Remote {
     }
 }
 
+/// A queue of events larger than this is not kept for the next turn: one burst must not hold
+/// its memory for good.
+const LARGEST_SPARE_QUEUE: usize = 64;
+
 #[derive(Default)]
 struct Receiving {
     pending: VecDeque<Event>,
+    /// An empty queue for the next turn to decode into, so that a turn allocates none.
+    spare: VecDeque<Event>,
+    /// A thread is receiving the next delivery now.
     busy: bool,
+    /// Threads waiting on `received` for the busy one: with none, ending a turn makes no system
+    /// call.
+    waiting: usize,
+}
+
+impl Receiving {
+    /// Adds the events a turn decoded to those pending, keeping an empty queue for the next.
+    fn add(&mut self, mut decoded: VecDeque<Event>) {
+        if self.pending.is_empty() {
+            std::mem::swap(&mut self.pending, &mut decoded);
+        } else {
+            self.pending.append(&mut decoded);
+        }
+        if decoded.capacity() <= LARGEST_SPARE_QUEUE {
+            self.spare = decoded;
+        }
+    }
 }
 
 /// How long `next_event` may wait.
@@ -378,8 +411,13 @@ struct Busy<'r>(&'r Remote);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        lock(&self.0.receiving).busy = false;
-        self.0.received.notify_all();
+        let mut state = lock(&self.0.receiving);
+        state.busy = false;
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            self.0.received.notify_all();
+        }
     }
 }
 
@@ -420,6 +458,40 @@ mod tests {
         shareable::<Event>();
         shareable::<Error>();
         sendable::<Inbound>();
+    }
+
+    #[test]
+    fn a_turn_adds_its_events_in_order_and_keeps_a_small_queue_for_the_next() {
+        let refused = |max_peers| Event::Refused {
+            address: "127.0.0.1:1".parse().unwrap(),
+            max_peers,
+        };
+        let numbers = |queue: &VecDeque<Event>| -> Vec<usize> {
+            let number = |event: &Event| match event {
+                Event::Refused { max_peers, .. } => *max_peers,
+                other => panic!("{other:?}"),
+            };
+            queue.iter().map(number).collect()
+        };
+        // As `next_event` takes its turns: decode into the spare queue, then add.
+        let turn = |receiving: &mut Receiving, events: &mut dyn Iterator<Item = Event>| {
+            let mut decoded = std::mem::take(&mut receiving.spare);
+            decoded.extend(events);
+            receiving.add(decoded);
+        };
+        let mut receiving = Receiving::default();
+        turn(&mut receiving, &mut [1, 2].into_iter().map(refused));
+        turn(&mut receiving, &mut [3].into_iter().map(refused));
+        assert_eq!(numbers(&receiving.pending), [1, 2, 3]);
+        receiving.pending.clear();
+        turn(&mut receiving, &mut [4].into_iter().map(refused));
+        assert!(receiving.spare.capacity() > 0, "a queue is kept");
+        receiving.pending.clear();
+        turn(&mut receiving, &mut (0..=LARGEST_SPARE_QUEUE).map(refused));
+        receiving.pending.clear();
+        turn(&mut receiving, &mut [5].into_iter().map(refused));
+        assert_eq!(numbers(&receiving.pending), [5]);
+        assert_eq!(receiving.spare.capacity(), 0, "a burst's queue is let go");
     }
 
     #[test]
