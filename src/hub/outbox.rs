@@ -23,7 +23,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::doorbell::{doorbell, Bell, Doorbell, Sleeper};
+use super::doorbell::{doorbell, Bell, Doorbell, Sleepers};
 
 use crate::codec::websocket_frame::{encode_data_frame_with, MaskKeys, Payload};
 use crate::hub::lock;
@@ -516,8 +516,8 @@ impl LogState {
     /// Rings the doorbell of every waiting reader `woken` picks; returns the writers that sleep,
     /// to be woken once the log is unlocked.
     #[must_use]
-    fn ring_waiting(&mut self, woken: impl Fn(&Reader) -> bool) -> Vec<Sleeper> {
-        let mut sleepers = Vec::new();
+    fn ring_waiting(&mut self, woken: impl Fn(&Reader) -> bool) -> Sleepers {
+        let mut sleepers = Sleepers::default();
         if self.waiting == 0 {
             return sleepers;
         }
@@ -525,7 +525,9 @@ impl LogState {
             if reader.waiting && woken(reader) {
                 reader.waiting = false;
                 self.waiting -= 1;
-                sleepers.extend(reader.doorbell.ring());
+                if let Some(sleeper) = reader.doorbell.ring() {
+                    sleepers.add(sleeper);
+                }
             }
         }
         sleepers
