@@ -45,10 +45,56 @@ impl Layer for Bare {
     }
 }
 
+/// The channel through which the reader hands messages to the host. How the host waits on it
+/// decides part of a round trip on a machine whose idle processors halt.
+#[derive(Clone, Copy)]
+pub enum Handover {
+    /// `std::sync::mpsc`: a host with nothing to take parks at once.
+    Std,
+    /// A bounded crossbeam channel, as the crate's readers hand over their deliveries: a host
+    /// with nothing to take spins and yields its processor a few times before it parks.
+    Crossbeam,
+}
+
+enum Deliver {
+    Std(mpsc::Sender<Vec<u8>>),
+    Crossbeam(crossbeam_channel::Sender<Vec<u8>>),
+}
+
+impl Deliver {
+    fn send(&self, message: Vec<u8>) -> Result<(), ()> {
+        match self {
+            Deliver::Std(channel) => channel.send(message).map_err(drop),
+            Deliver::Crossbeam(channel) => channel.send(message).map_err(drop),
+        }
+    }
+}
+
+enum Delivered {
+    Std(mpsc::Receiver<Vec<u8>>),
+    Crossbeam(crossbeam_channel::Receiver<Vec<u8>>),
+}
+
+impl Handover {
+    fn channel(self) -> (Deliver, Delivered) {
+        match self {
+            Handover::Std => {
+                let (deliver, delivered) = mpsc::channel();
+                (Deliver::Std(deliver), Delivered::Std(delivered))
+            }
+            Handover::Crossbeam => {
+                // The crate's default event queue length.
+                let (deliver, delivered) = crossbeam_channel::bounded(256);
+                (Deliver::Crossbeam(deliver), Delivered::Crossbeam(delivered))
+            }
+        }
+    }
+}
+
 /// A connection with a writer and a reader thread of its own, seen from the host.
 pub struct HandOff {
     outbox: Arc<Outbox>,
-    delivered: mpsc::Receiver<Vec<u8>>,
+    delivered: Delivered,
     writer: JoinHandle<()>,
     reader: JoinHandle<()>,
     closer: TcpStream,
@@ -56,8 +102,18 @@ pub struct HandOff {
 
 impl HandOff {
     /// Starts the two threads around `socket`, the bytes going through `layer` and the reader
-    /// cutting messages with `cut`.
+    /// cutting messages with `cut` and handing them over through `std::sync::mpsc`.
     pub fn around(socket: &TcpStream, cut: Cut, layer: impl Layer) -> Self {
+        Self::around_with(socket, cut, layer, Handover::Std)
+    }
+
+    /// As [`around`](Self::around), the reader handing messages over through `handover`.
+    pub fn around_with(
+        socket: &TcpStream,
+        cut: Cut,
+        layer: impl Layer,
+        handover: Handover,
+    ) -> Self {
         let layer = Arc::new(layer);
         let outbox = Arc::new(Outbox::default());
         let writer = {
@@ -89,7 +145,7 @@ impl HandOff {
                 })
                 .expect("a thread")
         };
-        let (deliver, delivered) = mpsc::channel();
+        let (deliver, delivered) = handover.channel();
         let reader = {
             let mut socket = socket.try_clone().expect("a handle for the reader");
             let thread = thread::Builder::new().name("hand-reader".to_owned());
@@ -137,10 +193,19 @@ impl HandOff {
 
     /// The next message the reader handed over; `None` once the connection ended.
     pub fn recv(&self) -> Option<Vec<u8>> {
-        match self.delivered.recv_timeout(Duration::from_secs(10)) {
-            Ok(message) => Some(message),
-            Err(mpsc::RecvTimeoutError::Disconnected) => None,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("nothing arrived for 10 s"),
+        const TIMEOUT: Duration = Duration::from_secs(10);
+        let timed_out = || panic!("nothing arrived for 10 s");
+        match &self.delivered {
+            Delivered::Std(channel) => match channel.recv_timeout(TIMEOUT) {
+                Ok(message) => Some(message),
+                Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                Err(mpsc::RecvTimeoutError::Timeout) => timed_out(),
+            },
+            Delivered::Crossbeam(channel) => match channel.recv_timeout(TIMEOUT) {
+                Ok(message) => Some(message),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => timed_out(),
+            },
         }
     }
 

@@ -13,7 +13,7 @@ use mmdagent_remote::{Event, HostOptions, Item, Message, Received, Remote};
 
 use super::counts::Counts;
 use super::floor::HandOutboxes;
-use super::handoff::{self, HandOff};
+use super::handoff::{self, HandOff, Handover};
 use super::lines::{
     burst_options, numbered_line, read_lines, send_lines, send_numbered, socket_pair, tcp_server,
     wait_connected, Lines, LINE,
@@ -29,7 +29,8 @@ pub fn run(counts: &Counts) -> Vec<Row> {
     rows.push(broadcast(counts));
     rows.push(by_hand(counts, counts.broadcast_peers));
     rows.extend(round_trips(counts));
-    rows.extend(round_trips_by_hand(counts));
+    rows.extend(round_trips_by_hand(counts, Handover::Std));
+    rows.extend(round_trips_by_hand(counts, Handover::Crossbeam));
     rows.push(idle_messages(counts));
     rows.push(idle_messages_by_hand(counts));
     rows
@@ -373,13 +374,14 @@ fn echo_round_trips(count: usize) -> Vec<Duration> {
 
 /// The TCP round trip through a reader and a writer thread written by hand (`handoff`) around
 /// the host's end, the host echoing on a thread of its own: what the prescribed design costs on
-/// this machine, against the same baseline.
-fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
+/// this machine, against the same baseline. With `Handover::Crossbeam` the reader hands lines to
+/// the host through the kind of channel the crate's readers use, which waits differently.
+fn round_trips_by_hand(counts: &Counts, handover: Handover) -> [Row; 2] {
     let total = counts.tcp_round_trips;
     let count = total.div_ceil(counts.latency_rounds);
     let by_hand = || {
         let (mut peer, host) = socket_pair();
-        let connection = HandOff::around(&host, handoff::cut_line, handoff::Bare);
+        let connection = HandOff::around_with(&host, handoff::cut_line, handoff::Bare, handover);
         // The host ends when the reader does, at the end of the connection.
         let host = thread::spawn(move || {
             while let Some(line) = connection.recv() {
@@ -392,8 +394,12 @@ fn round_trips_by_hand(counts: &Counts) -> [Row; 2] {
         host.join().expect("the host").finish();
         times
     };
+    let label = match handover {
+        Handover::Std => "  the same by hand: a reader and a writer thread around the connection",
+        Handover::Crossbeam => "  the same by hand, handing over through a crossbeam channel",
+    };
     latency_design_limit(
-        "  the same by hand: a reader and a writer thread around the connection",
+        label,
         &in_turns(counts.latency_rounds, || echo_round_trips(count), by_hand),
     )
 }
