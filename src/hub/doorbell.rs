@@ -256,6 +256,14 @@ mod tests {
         }
     }
 
+    /// Starts a thread waiting on `doorbell` (after `written` messages) and returns once it
+    /// sleeps. The thread returns whether a ring, not the deadline, ended its wait.
+    fn sleeping_waiter(bell: &Bell, doorbell: Doorbell, written: u64) -> thread::JoinHandle<bool> {
+        let waiter = thread::spawn(move || doorbell.wait_deadline(Instant::now() + BOUND, written));
+        until_asleep(bell);
+        waiter
+    }
+
     #[test]
     fn a_ring_before_the_wait_is_kept_once() {
         let (bell, doorbell) = doorbell(true);
@@ -274,8 +282,7 @@ mod tests {
                 doorbell.last_wait.set(Duration::ZERO);
             }
             assert_eq!(doorbell.in_quick_exchange(1), quick);
-            let waiter = thread::spawn(move || doorbell.wait_deadline(Instant::now() + BOUND, 1));
-            until_asleep(&bell);
+            let waiter = sleeping_waiter(&bell, doorbell, 1);
             // A spurious return from the park may have cleared `asleep` for a moment: the ring
             // is then taken from the flag, and the wait ends just the same.
             drop(bell.ring());
@@ -293,10 +300,7 @@ mod tests {
         let mut bells = Vec::new();
         for _ in 0..3 {
             let (bell, doorbell) = doorbell(false);
-            waiters.push(thread::spawn(move || {
-                doorbell.wait_deadline(Instant::now() + BOUND, 0)
-            }));
-            until_asleep(&bell);
+            waiters.push(sleeping_waiter(&bell, doorbell, 0));
             bells.push(bell);
         }
         for bell in &bells {
@@ -391,8 +395,7 @@ mod tests {
             doorbell
         });
         let doorbell = first.join().unwrap();
-        let second = thread::spawn(move || doorbell.wait_deadline(Instant::now() + BOUND, 0));
-        until_asleep(&bell);
+        let second = sleeping_waiter(&bell, doorbell, 0);
         drop(bell.ring());
         assert!(
             second.join().unwrap(),
